@@ -1,0 +1,415 @@
+"""Chat templates: how (history, user turn) becomes a prompt and a psychologist turn a trained span.
+
+One encoding rule serves training and chat alike, so a trained prompt is token for token the prompt
+the model sees at chat time:
+
+* the prompt is rendered to pieces (text, or a special token by name) and every run of text is
+  tokenized as one string, with special-token strings inside user text kept as plain text;
+* the target is tokenized on its own and followed by the template's stop token, which is trained;
+* history that does not fit the budget is dropped oldest round first, and round numbers restart as
+  they would in a chat with the shorter history.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Sequence
+
+from .dialogue import LABELS, PSYCHOLOGIST, USER
+
+History = Sequence[tuple[str, str]]
+
+
+class TemplateError(ValueError):
+    """A template cannot be used with this tokenizer or these lengths."""
+
+
+@dataclass(frozen=True)
+class Special:
+    """A special token, encoded by its id rather than by tokenizing its text."""
+
+    token: str
+
+
+Piece = str | Special
+
+
+@dataclass(frozen=True)
+class PromptEncoding:
+    input_ids: list[int]
+    dropped_rounds: int = 0  # oldest history rounds cut to fit the budget
+    query_truncated: bool = False  # the final user turn alone was too long and lost its start
+
+
+_PROBE = (("U1", "P1"), ("U2", "P2"))  # placeholder dialogue for structural checks
+
+
+class ChatTemplate:
+    """Base for the built-in formats. Subclasses say how rounds render; this class encodes them."""
+
+    name: str = ""
+    description: str = ""
+
+    # -- format (subclasses) --------------------------------------------------
+    def prefix(self, tokenizer=None) -> list[Piece]:
+        return []
+
+    def history_round(self, index: int, user: str, psychologist: str) -> list[Piece]:
+        raise NotImplementedError
+
+    def query(self, index: int, user: str) -> list[Piece]:
+        raise NotImplementedError
+
+    def stop_token(self, tokenizer=None) -> str:
+        """The token trained after the psychologist's reply, which ends generation."""
+        return _eos(tokenizer, self.name)
+
+    # -- rendering --------------------------------------------------------------
+    def prompt_pieces(self, history: History, query: str, tokenizer=None) -> list[Piece]:
+        pieces = list(self.prefix(tokenizer))
+        for index, (user, psychologist) in enumerate(history):
+            pieces += self.history_round(index, user, psychologist)
+        return pieces + self.query(len(history), query)
+
+    def render_prompt(self, history: History, query: str, tokenizer=None) -> str:
+        """The prompt as text, special tokens written out (for reading and for debugging)."""
+        return "".join(
+            p.token if isinstance(p, Special) else p
+            for p in self.prompt_pieces(history, query, tokenizer)
+        )
+
+    def render_target(self, target: str, tokenizer=None) -> str:
+        """The trained span as text: the psychologist's turn followed by the stop token."""
+        return target + self.stop_token(tokenizer)
+
+    def special_tokens(self, tokenizer=None) -> list[str]:
+        """Every special token this template writes, in order of first use."""
+        pieces = self.prompt_pieces([_PROBE[0]], _PROBE[1][0], tokenizer)
+        tokens = [p.token for p in pieces if isinstance(p, Special)] + [self.stop_token(tokenizer)]
+        return list(dict.fromkeys(tokens))
+
+    def prefix_consistent(self, tokenizer=None) -> bool:
+        """True when a sample's rendering (stop token included) is a prefix of the rendering of
+        the whole dialogue, so that one sequence per dialogue can train every turn at once."""
+        (u1, p1), (u2, p2) = _PROBE
+        first = self.render_prompt([], u1, tokenizer) + self.render_target(p1, tokenizer)
+        whole = self.render_prompt([(u1, p1)], u2, tokenizer) + self.render_target(p2, tokenizer)
+        return whole.startswith(first)
+
+    # -- tokenizer checks -----------------------------------------------------
+    def missing_tokens(self, tokenizer) -> list[str]:
+        """Special tokens of this template that the tokenizer does not encode as one token."""
+        return [t for t in self.special_tokens(tokenizer) if _token_id(tokenizer, t) is None]
+
+    def check(self, tokenizer) -> None:
+        missing = self.missing_tokens(tokenizer)
+        if missing:
+            raise TemplateError(
+                f"template {self.name!r} needs special tokens the tokenizer lacks: {missing}. "
+                "Add them with soulchat.templates.add_special_tokens(tokenizer, template) and resize "
+                "the model's embeddings (model.resize_token_embeddings(len(tokenizer)))."
+            )
+
+    # -- encoding -------------------------------------------------------------
+    def encode_pieces(self, tokenizer, pieces: Sequence[Piece]) -> list[int]:
+        ids: list[int] = []
+        text: list[str] = []
+        for piece in list(pieces) + [None]:
+            if isinstance(piece, str):
+                text.append(piece)
+                continue
+            if text:
+                ids += _encode_text(tokenizer, "".join(text))
+                text = []
+            if piece is not None:
+                token_id = _token_id(tokenizer, piece.token)
+                if token_id is None:
+                    self.check(tokenizer)
+                ids.append(token_id)
+        return ids
+
+    def encode_prompt(
+        self, tokenizer, history: History, query: str, max_length: int | None = None
+    ) -> PromptEncoding:
+        """Token ids of the prompt; with `max_length`, the oldest rounds are cut to fit it."""
+        history = list(history)
+
+        def encode(start: int, text: str = query) -> list[int]:
+            return self.encode_pieces(tokenizer, self.prompt_pieces(history[start:], text, tokenizer))
+
+        ids = encode(0)
+        if max_length is None or len(ids) <= max_length:
+            return PromptEncoding(ids)
+        # Guess how many rounds to drop from each round's own length, then step to the exact answer.
+        sizes = [len(self.encode_pieces(tokenizer, self.history_round(i, u, p))) for i, (u, p) in enumerate(history)]
+        excess, drop = len(ids) - max_length, 0
+        while drop < len(history) and excess > 0:
+            excess -= sizes[drop]
+            drop += 1
+        fits = {}
+
+        def fits_at(start: int) -> bool:
+            if start not in fits:
+                fits[start] = len(encode(start)) <= max_length
+            return fits[start]
+
+        while drop > 0 and fits_at(drop - 1):
+            drop -= 1
+        while drop < len(history) and not fits_at(drop):
+            drop += 1
+        if drop < len(history) or fits_at(drop):
+            return PromptEncoding(encode(drop), dropped_rounds=drop)
+        return self._encode_cut_query(tokenizer, query, max_length, len(history))
+
+    def _encode_cut_query(self, tokenizer, query: str, max_length: int, dropped: int) -> PromptEncoding:
+        """No history left and the user turn alone is too long: keep its end (the newest words)."""
+
+        def encode(start: int) -> list[int]:
+            return self.encode_pieces(tokenizer, self.prompt_pieces([], query[start:], tokenizer))
+
+        if len(encode(len(query))) > max_length:
+            raise TemplateError(
+                f"max_source_length={max_length} is shorter than template {self.name!r}'s own "
+                f"tokens ({len(encode(len(query)))}) without any user text"
+            )
+        low, high = 0, len(query)  # smallest start whose prompt fits: binary search on characters
+        while low < high:
+            middle = (low + high) // 2
+            if len(encode(middle)) <= max_length:
+                high = middle
+            else:
+                low = middle + 1
+        return PromptEncoding(encode(low), dropped_rounds=dropped, query_truncated=low > 0)
+
+    def encode_target(self, tokenizer, target: str, max_length: int | None = None) -> list[int]:
+        """Token ids of the trained span: target tokens (cut to the budget) plus the stop token."""
+        stop = self.stop_token(tokenizer)
+        stop_ids = self.encode_pieces(tokenizer, [Special(stop)])
+        ids = _encode_text(tokenizer, target)
+        if max_length is not None:
+            if max_length <= len(stop_ids):
+                raise TemplateError(f"max_target_length={max_length} leaves no room for the target")
+            ids = ids[: max_length - len(stop_ids)]
+        return ids + stop_ids
+
+    def __repr__(self) -> str:
+        return f"<ChatTemplate {self.name}>"
+
+
+class SoulChatTemplate(ChatTemplate):
+    name = "soulchat"
+    description = "the paper's plain format: 用户：…\\n心理咨询师：…, stop = the tokenizer's eos"
+
+    def prefix(self, tokenizer=None) -> list[Piece]:
+        # Whatever the tokenizer puts in front of text by itself (a Llama-style BOS), nothing else.
+        return [Special(t) for t in _leading_special_tokens(tokenizer)] if tokenizer else []
+
+    def history_round(self, index, user, psychologist):
+        return [f"{LABELS[USER]}：{user}\n{LABELS[PSYCHOLOGIST]}：{psychologist}\n"]
+
+    def query(self, index, user):
+        return [f"{LABELS[USER]}：{user}\n{LABELS[PSYCHOLOGIST]}："]
+
+
+class ChatGLMTemplate(ChatTemplate):
+    name = "chatglm"
+    description = "ChatGLM-6B: [Round i]\\n问：…\\n答：… from 0, [gMASK]<sop> before the answer, <eop> after"
+
+    def history_round(self, index, user, psychologist):
+        return [f"[Round {index}]\n问：{user}\n答：{psychologist}\n"]
+
+    def query(self, index, user):
+        return [f"[Round {index}]\n问：{user}\n答：", Special("[gMASK]"), Special("<sop>")]
+
+    def stop_token(self, tokenizer=None) -> str:
+        return "<eop>"
+
+
+class ChatGLM2Template(ChatTemplate):
+    name = "chatglm2"
+    description = "ChatGLM2-6B: [gMASK]sop, [Round i]\\n\\n问：…\\n\\n答：… from 1, stop = eos"
+
+    def prefix(self, tokenizer=None):
+        return [Special("[gMASK]"), Special("sop")]
+
+    def history_round(self, index, user, psychologist):
+        return [f"[Round {index + 1}]\n\n问：{user}\n\n答：{psychologist}\n\n"]
+
+    def query(self, index, user):
+        return [f"[Round {index + 1}]\n\n问：{user}\n\n答："]
+
+
+class ChatGLM3Template(ChatTemplate):
+    name = "chatglm3"
+    description = "ChatGLM3-6B: [gMASK]sop<|user|>\\n…<|assistant|>\\n…, stop = eos"
+    _start = ("[gMASK]", "sop")
+
+    def prefix(self, tokenizer=None):
+        return [Special(t) for t in self._start]
+
+    def history_round(self, index, user, psychologist):
+        return [Special("<|user|>"), f"\n{user}", Special("<|assistant|>"), f"\n{psychologist}"]
+
+    def query(self, index, user):
+        return [Special("<|user|>"), f"\n{user}", Special("<|assistant|>"), "\n"]
+
+
+class GLM4Template(ChatGLM3Template):
+    name = "glm4"
+    description = "GLM-4: [gMASK]<sop><|user|>\\n…<|assistant|>\\n…, stop <|endoftext|> appended and trained"
+    _start = ("[gMASK]", "<sop>")
+
+    def stop_token(self, tokenizer=None) -> str:
+        return "<|endoftext|>"
+
+
+class NativeTemplate(ChatTemplate):
+    """The tokenizer's own `chat_template`; the trained span is found by rendering the prompt and
+    the prompt plus the reply, and taking what the reply added."""
+
+    name = "native"
+    description = "the tokenizer's own chat_template (trained span found by rendering the prefix)"
+
+    @staticmethod
+    def _messages(history: History, query: str, reply: str | None = None) -> list[dict]:
+        messages = []
+        for user, psychologist in history:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
+        messages.append({"role": "user", "content": query})
+        if reply is not None:
+            messages.append({"role": "assistant", "content": reply})
+        return messages
+
+    def _render(self, tokenizer, messages, generation: bool) -> str:
+        if tokenizer is None:
+            raise TemplateError("the native template needs a tokenizer")
+        if not getattr(tokenizer, "chat_template", None):
+            raise TemplateError(
+                "template 'native' needs a tokenizer with a chat_template; this one has none "
+                "(choose one of soulchat, chatglm, chatglm2, chatglm3, glm4)"
+            )
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
+
+    def render_prompt(self, history, query, tokenizer=None) -> str:
+        return self._render(tokenizer, self._messages(history, query), True)
+
+    def prompt_pieces(self, history, query, tokenizer=None):
+        # The rendered chat template already spells its special tokens out; user text is not split.
+        return [_Rendered(self.render_prompt(history, query, tokenizer))]
+
+    def history_round(self, index, user, psychologist):
+        return [f"{user}{psychologist}"]  # only a size estimate for truncation
+
+    def stop_token(self, tokenizer=None) -> str:
+        (u1, p1), _ = _PROBE
+        prompt = self.render_prompt([], u1, tokenizer)
+        full = self._render(tokenizer, self._messages([], u1, p1), False)
+        if not full.startswith(prompt) or not full[len(prompt):].startswith(p1):
+            raise TemplateError(
+                "the tokenizer's chat_template does not render a reply as generation prompt + reply "
+                "text; its trained span cannot be found by prefix (use a named template instead)"
+            )
+        stop = full[len(prompt) + len(p1):].rstrip()
+        return stop or _eos(tokenizer, self.name)
+
+    def special_tokens(self, tokenizer=None) -> list[str]:
+        return [self.stop_token(tokenizer)]
+
+    def encode_pieces(self, tokenizer, pieces):
+        ids: list[int] = []
+        for piece in pieces:
+            if isinstance(piece, _Rendered):
+                ids += tokenizer(piece.text, add_special_tokens=False)["input_ids"]
+            elif isinstance(piece, Special):
+                ids += tokenizer(piece.token, add_special_tokens=False)["input_ids"]
+            else:
+                ids += _encode_text(tokenizer, piece)
+        return ids
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    text: str  # template output whose special-token strings are meant as tokens
+
+
+def _eos(tokenizer, name: str) -> str:
+    if tokenizer is None:
+        return "<eos>"  # placeholder for structural checks without a tokenizer
+    if not tokenizer.eos_token:
+        raise TemplateError(
+            f"template {name!r} ends each reply with the tokenizer's eos token, and this tokenizer "
+            "has none: set tokenizer.eos_token"
+        )
+    return tokenizer.eos_token
+
+
+def _encode_text(tokenizer, text: str) -> list[int]:
+    # split_special_tokens: a user who types "<|user|>" must not forge a turn boundary
+    return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+
+
+def _token_id(tokenizer, token: str) -> int | None:
+    """The id of `token` when the tokenizer has it as one added (special) token, else None."""
+    return _per_tokenizer(tokenizer, "added", tokenizer.get_added_vocab).get(token)
+
+
+def _leading_special_tokens(tokenizer) -> list[str]:
+    def compute() -> list[str]:
+        plain = tokenizer("用户", add_special_tokens=False)["input_ids"]
+        full = tokenizer("用户", add_special_tokens=True)["input_ids"]
+        for start in range(len(full) - len(plain) + 1):
+            if full[start : start + len(plain)] == plain:
+                return tokenizer.convert_ids_to_tokens(full[:start])
+        return []
+
+    return _per_tokenizer(tokenizer, "leading", compute)
+
+
+_TOKENIZER_FACTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _per_tokenizer(tokenizer, key: str, compute):
+    # Facts about a tokenizer are asked for every sample; recompute only when tokens were added.
+    facts = _TOKENIZER_FACTS.setdefault(tokenizer, {})
+    stamp = len(tokenizer)
+    if facts.get(key, (None, None))[0] != stamp:
+        facts[key] = (stamp, compute())
+    return facts[key][1]
+
+
+TEMPLATES: dict[str, ChatTemplate] = {
+    t.name: t
+    for t in (
+        SoulChatTemplate(),
+        ChatGLMTemplate(),
+        ChatGLM2Template(),
+        ChatGLM3Template(),
+        GLM4Template(),
+        NativeTemplate(),
+    )
+}
+
+
+def get_template(template: str | ChatTemplate) -> ChatTemplate:
+    if isinstance(template, ChatTemplate):
+        return template
+    if template not in TEMPLATES:
+        raise TemplateError(f"unknown template {template!r}; choose one of {sorted(TEMPLATES)}")
+    return TEMPLATES[template]
+
+
+def add_special_tokens(tokenizer, template: str | ChatTemplate) -> list[str]:
+    """Add the template's missing special tokens to the tokenizer; returns those added.
+
+    The model's embedding matrix must then be resized to `len(tokenizer)`.
+    """
+    from tokenizers import AddedToken
+
+    template = get_template(template)
+    missing = template.missing_tokens(tokenizer)
+    if missing:
+        tokenizer.add_tokens(
+            [AddedToken(t, special=True, normalized=False) for t in missing], special_tokens=True
+        )
+    return missing
