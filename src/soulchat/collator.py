@@ -60,17 +60,16 @@ def encode_example(
             stats["dropped_empty_target"] += 1
         return None
     prompt = template.encode_prompt(tokenizer, history, query, max_length=max_source_length)
-    target_ids = template.encode_target(tokenizer, target, max_length=max_target_length)
+    reply = template.encode_target(tokenizer, target, max_length=max_target_length)
     if stats is not None:
         stats["examples"] += 1
         stats["dropped_history_rounds"] += prompt.dropped_rounds
         stats["truncated_prompts"] += bool(prompt.dropped_rounds or prompt.query_truncated)
         stats["truncated_user_turns"] += prompt.query_truncated
-        full_target = template.encode_target(tokenizer, target)
-        stats["truncated_targets"] += len(full_target) > len(target_ids)
+        stats["truncated_targets"] += reply.truncated
     return {
-        "input_ids": prompt.input_ids + target_ids,
-        "labels": [IGNORE_INDEX] * len(prompt.input_ids) + target_ids,
+        "input_ids": prompt.input_ids + reply.input_ids,
+        "labels": [IGNORE_INDEX] * len(prompt.input_ids) + reply.input_ids,
     }
 
 

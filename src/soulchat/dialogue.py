@@ -36,10 +36,11 @@ _ALIASES = {
 }
 _ALIAS_PATTERN = "|".join(sorted(map(re.escape, _ALIASES), key=len, reverse=True))
 
-# A labelled line: optional list marker ("1.", "2、", "-", "*"), optional markdown emphasis around
+# A labelled line: optional markdown heading or quote ("###", ">"), optional list marker ("1.",
+# "2、", "-", "*"), optional markdown emphasis around
 # the label and/or the colon, the label, a full-width or ASCII colon, then the turn's first line.
 _LABEL_LINE = re.compile(
-    r"^\s*(?:(?:\d{1,3}\s*[.、)）]|[-*•])\s*)?"
+    r"^\s*(?:(?:#{1,6}|>)\s*)?(?:(?:\d{1,3}\s*[.、)）]|[-*•])\s*)?"
     r"[*_]{0,2}\s*(?P<label>" + _ALIAS_PATTERN + r")\s*[*_]{0,2}\s*[：:]\s*[*_]{0,2}"
     r"(?P<content>.*)$",
     re.IGNORECASE,

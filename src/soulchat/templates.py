@@ -42,6 +42,12 @@ class PromptEncoding:
     query_truncated: bool = False  # the final user turn alone was too long and lost its start
 
 
+@dataclass(frozen=True)
+class TargetEncoding:
+    input_ids: list[int]  # the reply's tokens, then the stop token
+    truncated: bool = False  # the reply was longer than max_target_length
+
+
 _PROBE = (("U1", "P1"), ("U2", "P2"))  # placeholder dialogue for structural checks
 
 
@@ -182,16 +188,16 @@ class ChatTemplate:
                 low = middle + 1
         return PromptEncoding(encode(low), dropped_rounds=dropped, query_truncated=low > 0)
 
-    def encode_target(self, tokenizer, target: str, max_length: int | None = None) -> list[int]:
+    def encode_target(self, tokenizer, target: str, max_length: int | None = None) -> TargetEncoding:
         """Token ids of the trained span: target tokens (cut to the budget) plus the stop token."""
-        stop = self.stop_token(tokenizer)
-        stop_ids = self.encode_pieces(tokenizer, [Special(stop)])
+        stop_ids = self.encode_pieces(tokenizer, [Special(self.stop_token(tokenizer))])
         ids = _encode_text(tokenizer, target)
+        room = len(ids)
         if max_length is not None:
             if max_length <= len(stop_ids):
                 raise TemplateError(f"max_target_length={max_length} leaves no room for the target")
-            ids = ids[: max_length - len(stop_ids)]
-        return ids + stop_ids
+            room = max_length - len(stop_ids)
+        return TargetEncoding(ids[:room] + stop_ids, truncated=len(ids) > room)
 
     def __repr__(self) -> str:
         return f"<ChatTemplate {self.name}>"
