@@ -1,0 +1,76 @@
+"""The tokenizer's own chat_template, with the trained span found by rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import _PROBE, ChatTemplate, History, Special, TemplateError, _encode_text, _eos
+
+
+class NativeTemplate(ChatTemplate):
+    """The tokenizer's own `chat_template`; the trained span is found by rendering the prompt and
+    the prompt plus the reply, and taking what the reply added."""
+
+    name = "native"
+    description = "the tokenizer's own chat_template (trained span found by rendering the prefix)"
+
+    @staticmethod
+    def _messages(history: History, query: str, reply: str | None = None) -> list[dict]:
+        messages = []
+        for user, psychologist in history:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
+        messages.append({"role": "user", "content": query})
+        if reply is not None:
+            messages.append({"role": "assistant", "content": reply})
+        return messages
+
+    def _render(self, tokenizer, messages, generation: bool) -> str:
+        if tokenizer is None:
+            raise TemplateError("the native template needs a tokenizer")
+        if not getattr(tokenizer, "chat_template", None):
+            raise TemplateError(
+                "template 'native' needs a tokenizer with a chat_template; this one has none "
+                "(choose one of soulchat, chatglm, chatglm2, chatglm3, glm4)"
+            )
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
+
+    def render_prompt(self, history, query, tokenizer=None) -> str:
+        return self._render(tokenizer, self._messages(history, query), True)
+
+    def prompt_pieces(self, history, query, tokenizer=None):
+        # The rendered chat template already spells its special tokens out; user text is not split.
+        return [_Rendered(self.render_prompt(history, query, tokenizer))]
+
+    def history_round(self, index, user, psychologist):
+        return [f"{user}{psychologist}"]  # only a size estimate for truncation
+
+    def stop_token(self, tokenizer=None) -> str:
+        (u1, p1), _ = _PROBE
+        prompt = self.render_prompt([], u1, tokenizer)
+        full = self._render(tokenizer, self._messages([], u1, p1), False)
+        if not full.startswith(prompt) or not full[len(prompt):].startswith(p1):
+            raise TemplateError(
+                "the tokenizer's chat_template does not render a reply as generation prompt + reply "
+                "text; its trained span cannot be found by prefix (use a named template instead)"
+            )
+        stop = full[len(prompt) + len(p1):].rstrip()
+        return stop or _eos(tokenizer, self.name)
+
+    def special_tokens(self, tokenizer=None) -> list[str]:
+        return [self.stop_token(tokenizer)]
+
+    def encode_pieces(self, tokenizer, pieces):
+        ids: list[int] = []
+        for piece in pieces:
+            if isinstance(piece, _Rendered):
+                ids += tokenizer(piece.text, add_special_tokens=False)["input_ids"]
+            elif isinstance(piece, Special):
+                ids += tokenizer(piece.token, add_special_tokens=False)["input_ids"]
+            else:
+                ids += _encode_text(tokenizer, piece)
+        return ids
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    text: str  # template output whose special-token strings are meant as tokens
