@@ -1,25 +1,17 @@
 """The `soulchat` command. Human summaries go to stderr, machine-readable results under --output.
 
-Exit codes: 0 done, 1 failed (the message names the file and line), 2 bad usage.
+Exit codes: 0 done, 1 failed (the message names the file and line, or the request), 2 bad usage.
+Subcommands live in `soulchat.commands`, one module per stage.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
+import importlib
+import pkgutil
 import sys
-from collections import Counter
-from pathlib import Path
 
-from . import __version__
-
-DEMO_DESCRIPTION = """\
-Run what soulchat can do today on the bundled sample, offline, on CPU: load the bundled
-dialogues, validate them, expand them into the paper's training samples (one per psychologist
-turn), render them with a chat template, tokenize and mask them, collate one batch, and print a
-summary (counts, token lengths, trained-token fraction). The summary is also written to
-OUTPUT/demo-summary.json."""
+from . import __version__, commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,214 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(a reimplementation of SoulChat, Chen et al., 2023).",
     )
     parser.add_argument("--version", action="version", version=f"soulchat {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    demo = commands.add_parser(
-        "demo", help="run the pipeline on the bundled sample (offline, CPU)", description=DEMO_DESCRIPTION
-    )
-    demo.add_argument("--output", default="soulchat-demo", help="folder for results (default: %(default)s)")
-    demo.add_argument(
-        "--template", default="soulchat", help="chat template to render samples with (default: %(default)s)"
-    )
-    demo.add_argument(
-        "--tokenizer",
-        default="qwen",
-        help="'qwen' (Qwen's real vocabulary, offline), 'trained' (a small BPE trained on the sample) "
-        "or a local tokenizer folder (default: %(default)s)",
-    )
-    demo.add_argument("--batch-size", type=int, default=8, help="examples in the collated batch (default: %(default)s)")
-    demo.add_argument("--max-source-length", type=int, default=1536, help="prompt token budget (default: %(default)s)")
-    demo.add_argument("--max-target-length", type=int, default=512, help="target token budget incl. stop (default: %(default)s)")
-    demo.add_argument("--data", type=Path, default=None, help="dialogues JSONL to use instead of the bundled sample")
-    demo.set_defaults(handler=run_demo)
-
-    validate = commands.add_parser(
-        "validate",
-        help="check dialogue files and list every problem with its file and line",
-        description="Check JSONL files of dialogues ({id, topic, messages} or {text}) and print each "
-        "problem as FILE:LINE: reason. Exit code 1 when any record has a problem.",
-    )
-    validate.add_argument("files", nargs="+", type=Path, help="JSONL files of dialogues")
-    validate.add_argument("--min-rounds", type=int, default=None, help="fewest user/psychologist rounds allowed")
-    validate.add_argument("--max-rounds", type=int, default=None, help="most rounds allowed")
-    validate.set_defaults(handler=run_validate)
-
-    templates = commands.add_parser(
-        "templates",
-        help="list the chat templates",
-        description="List the built-in chat templates, their special tokens and whether each is "
-        "prefix-consistent (needed for one-pass multi-turn training).",
-    )
-    templates.set_defaults(handler=run_templates)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = [
+        importlib.import_module(f"{commands.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(commands.__path__)
+        if not info.name.startswith("_")
+    ]
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
+        module.register(subparsers)
     return parser
-
-
-# ----------------------------------------------------------------------------- demo
-def load_tokenizer(name: str):
-    from . import testing
-
-    if name == "qwen":
-        return testing.qwen_tokenizer()
-    if name == "trained":
-        return testing.train_tokenizer()
-    if not Path(name).is_dir():
-        raise ValueError(f"--tokenizer {name!r}: expected 'qwen', 'trained' or a local tokenizer folder")
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(name, local_files_only=True)
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
-    from .collator import SoulChatCollator
-    from .data import SAMPLE_DIALOGUES
-    from .io import read_dialogues
-    from .templates import add_special_tokens, get_template
-
-    say = _stderr
-    source = args.data or SAMPLE_DIALOGUES
-    say(f"soulchat demo: dialogues from {source}" + (" (bundled sample)" if args.data is None else ""))
-    rejects = []
-    dialogues = list(read_dialogues(source, on_reject=rejects.append))
-    for reject in rejects:
-        say(f"  rejected {reject.path}:{reject.line}: {reject.reason}")
-    if not dialogues:
-        raise ValueError(f"{source}: no valid dialogue")
-    samples = [sample for d in dialogues for sample in d.samples()]
-    rounds = [d.rounds for d in dialogues]
-    say(f"  {len(dialogues)} valid dialogues ({len(rejects)} rejected), {len(samples)} samples")
-
-    template = get_template(args.template)
-    say(f"loading tokenizer {args.tokenizer!r} …")
-    tokenizer = load_tokenizer(args.tokenizer)
-    added = add_special_tokens(tokenizer, template)
-    if added:
-        say(f"  added special tokens {added} (a model would need resize_token_embeddings)")
-    collator = SoulChatCollator(
-        tokenizer,
-        template=template,
-        max_source_length=args.max_source_length,
-        max_target_length=args.max_target_length,
-    )
-    encoded = []
-    for sample in tqdm(samples, desc="tokenize + mask", unit="sample", file=sys.stderr):
-        row = collator.encode(sample)
-        if row is not None:
-            encoded.append(row)
-    if not encoded:
-        raise ValueError("no sample has a trainable token")
-    batch = collator.pad(encoded[: args.batch_size])
-
-    prompt_lengths = [r["labels"].count(-100) for r in encoded]
-    target_lengths = [len(r["labels"]) - n for r, n in zip(encoded, prompt_lengths)]
-    total = sum(len(r["input_ids"]) for r in encoded)
-    trained_in_batch = int((batch["labels"] != -100).sum())
-    summary = {
-        "source": str(source),
-        "template": template.name,
-        "tokenizer": args.tokenizer,
-        "vocab_size": len(tokenizer),
-        "dialogues": len(dialogues),
-        "rejected": len(rejects),
-        "rounds": _describe(rounds),
-        "topics": dict(Counter(d.topic for d in dialogues)),
-        "samples": len(samples),
-        "encoded": len(encoded),
-        "dropped": collator.dropped,
-        "prompt_tokens": _describe(prompt_lengths),
-        "target_tokens": _describe(target_lengths),
-        "trained_token_fraction": round(sum(target_lengths) / total, 4),
-        "truncated_prompts": collator.stats["truncated_prompts"],
-        "truncated_targets": collator.stats["truncated_targets"],
-        "batch": {
-            "shape": list(batch["input_ids"].shape),
-            "trained_tokens": trained_in_batch,
-            "trained_fraction_with_padding": round(trained_in_batch / batch["labels"].numel(), 4),
-        },
-    }
-    first = samples[0]
-    history, query = _parts(first)
-    prompt_text = template.render_prompt(history, query, tokenizer)
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "demo-summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
-
-    say("")
-    say(f"first sample rendered with template {template.name!r}:")
-    say("  prompt  │ " + prompt_text.replace("\n", "\n          │ "))
-    say("  trained │ " + template.render_target(first["target"], tokenizer).replace("\n", "\n          │ "))
-    say("")
-    p, t = summary["prompt_tokens"], summary["target_tokens"]
-    say(f"dialogues        {summary['dialogues']} over {len(summary['topics'])} topics, "
-        f"{summary['rounds']['min']}–{summary['rounds']['max']} rounds (mean {summary['rounds']['mean']})")
-    say(f"samples          {summary['samples']} (one per psychologist turn); {summary['dropped']} dropped")
-    say(f"prompt tokens    mean {p['mean']}, p50 {p['p50']}, p95 {p['p95']}, max {p['max']} "
-        f"(budget {args.max_source_length}; {summary['truncated_prompts']} truncated)")
-    say(f"target tokens    mean {t['mean']}, p50 {t['p50']}, p95 {t['p95']}, max {t['max']} "
-        f"(incl. stop; budget {args.max_target_length}; {summary['truncated_targets']} truncated)")
-    say(f"trained tokens   {summary['trained_token_fraction']:.1%} of all tokens")
-    say(f"collated batch   input_ids {tuple(batch['input_ids'].shape)}, {trained_in_batch} trained "
-        f"tokens ({summary['batch']['trained_fraction_with_padding']:.1%} incl. padding)")
-    say(f"summary written  {output / 'demo-summary.json'}")
-    return 0
-
-
-def _parts(sample):
-    from .dialogue import parse_input
-
-    return parse_input(sample["input"])
-
-
-def _describe(values: list[int]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "min": ordered[0],
-        "mean": round(statistics.fmean(ordered), 1),
-        "p50": ordered[len(ordered) // 2],
-        "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
-        "max": ordered[-1],
-    }
-
-
-# ------------------------------------------------------------------------- validate
-def run_validate(args: argparse.Namespace) -> int:
-    from .io import read_dialogues
-
-    bad = good = 0
-
-    def report(reject) -> None:
-        nonlocal bad
-        bad += 1
-        print(f"{reject.path}:{reject.line}: {reject.reason}")
-
-    for path in args.files:
-        if not path.is_file():
-            raise ValueError(f"{path}: no such file")
-        for _ in read_dialogues(
-            path, on_reject=report, min_rounds=args.min_rounds, max_rounds=args.max_rounds
-        ):
-            good += 1
-    _stderr(f"{good} valid, {bad} with problems")
-    return 1 if bad else 0
-
-
-# ------------------------------------------------------------------------ templates
-def run_templates(args: argparse.Namespace) -> int:
-    from .templates import TEMPLATES
-
-    for name, template in TEMPLATES.items():
-        if name == "native":
-            print(f"{name:9} {template.description}")
-            continue
-        consistent = "prefix-consistent" if template.prefix_consistent() else "not prefix-consistent"
-        tokens = ", ".join(template.special_tokens())
-        print(f"{name:9} {template.description}\n{'':9} special tokens: {tokens}; {consistent}")
-    return 0
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover
