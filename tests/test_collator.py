@@ -23,7 +23,7 @@ def test_truncation_cuts_oldest_rounds_at_turn_boundaries_and_keeps_the_newest_u
     full = template.encode_prompt(qwen, LONG_HISTORY, NEWEST).input_ids
     budget = len(full) // 2
     collator = SoulChatCollator(qwen, template=name, max_source_length=budget)
-    row = collator.encode({"messages": _messages(LONG_HISTORY, NEWEST, "嗯，我在。")})
+    (row,) = collator.encode({"messages": _messages(LONG_HISTORY, NEWEST, "嗯，我在。")})
     prompt, target = prompt_and_target(row, qwen)
     assert row["labels"].count(IGNORE_INDEX) <= budget
     assert NEWEST in prompt and target == "嗯，我在。" + template.stop_token(qwen)
@@ -40,7 +40,7 @@ def test_truncation_cuts_oldest_rounds_at_turn_boundaries_and_keeps_the_newest_u
 def test_a_user_turn_too_long_alone_loses_its_start_not_its_end(qwen):
     query = "开头的话。" * 200 + "最后这句最重要。"
     collator = SoulChatCollator(qwen, max_source_length=64)
-    row = collator.encode({"messages": _messages(LONG_HISTORY, query, "我在听。")})
+    (row,) = collator.encode({"messages": _messages(LONG_HISTORY, query, "我在听。")})
     prompt, _ = prompt_and_target(row, qwen)
     assert row["labels"].count(IGNORE_INDEX) <= 64
     assert prompt.startswith("用户：") and prompt.endswith("最后这句最重要。\n心理咨询师：")
@@ -51,7 +51,7 @@ def test_a_user_turn_too_long_alone_loses_its_start_not_its_end(qwen):
 
 def test_target_is_cut_to_its_own_budget_and_keeps_its_stop_token(qwen):
     collator = SoulChatCollator(qwen, max_target_length=10)
-    row = collator.encode({"input": "用户：你好\n心理咨询师：", "target": "我一直都在这里陪着你，慢慢说，不着急。" * 5})
+    (row,) = collator.encode({"input": "用户：你好\n心理咨询师：", "target": "我一直都在这里陪着你，慢慢说，不着急。" * 5})
     trained = [label for label in row["labels"] if label != IGNORE_INDEX]
     assert len(trained) == 10 and trained[-1] == qwen.eos_token_id
     assert collator.stats["truncated_targets"] == 1
@@ -124,8 +124,8 @@ def test_malformed_examples_raise_with_their_position(example, reason, char_toke
 
 
 def test_bad_settings_are_refused(char_tokenizer):
-    with pytest.raises(ValueError, match="mask='all' is not supported.*one-pass"):
-        SoulChatCollator(char_tokenizer, mask="all")
+    with pytest.raises(ValueError, match="mask='every' is not supported"):
+        SoulChatCollator(char_tokenizer, mask="every")
     with pytest.raises(ValueError, match="padding_side"):
         SoulChatCollator(char_tokenizer, padding_side="middle")
     no_eos = train_tokenizer(vocab_size=300, texts=["用户：你好"] * 5)
@@ -148,7 +148,7 @@ def test_tokenize_function_in_datasets_map_matches_the_collator(sample_dialogues
     assert len(mapped) == len(samples) - 1
     collator = SoulChatCollator(trained_tokenizer, template="chatglm3")
     for row, sample in zip(mapped, samples):
-        assert row == collator.encode(sample)
+        assert [row] == collator.encode(sample)
     batch = collator([mapped[0], mapped[1]])
     assert batch["input_ids"].shape[0] == 2
 

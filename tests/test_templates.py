@@ -36,14 +36,14 @@ def test_exact_label_lists_on_a_tiny_input(name, char_tokenizer, char_ids):
         {"messages": [{"role": "user", "content": "嗯"}, {"role": "assistant", "content": "好"},
                       {"role": "user", "content": "累"}, {"role": "assistant", "content": "抱抱"}]},
     ):
-        row = collator.encode(example)
+        (row,) = collator.encode(example)
         assert row["input_ids"] == prompt + char_ids(TARGET) + [stop]
         assert row["labels"] == [IGNORE_INDEX] * len(prompt) + char_ids(TARGET) + [stop]
 
 
 def test_one_label_list_spelled_out(char_tokenizer):
     # soulchat, no history: 用户：累\n心理咨询师： | 抱抱 <|endoftext|> (ids from tests/conftest.py)
-    row = SoulChatCollator(char_tokenizer).encode({"input": "用户：累\n心理咨询师：", "target": "抱抱"})
+    (row,) = SoulChatCollator(char_tokenizer).encode({"input": "用户：累\n心理咨询师：", "target": "抱抱"})
     #                          用  户  ：  累  \n  心  理  咨  询  师  ：  抱  抱  eos
     assert row["input_ids"] == [10, 11, 17, 41, 38, 12, 13, 14, 15, 16, 17, 42, 42, 0]
     assert row["labels"] == [-100] * 11 + [42, 42, 0]
@@ -64,7 +64,7 @@ def test_decoded_trained_span_is_target_plus_stop(name, tokenizer_name, request,
     stop = get_template(name).stop_token(tokenizer)
     for dialogue in sample_dialogues[:3]:
         for sample in dialogue.samples():
-            row = collator.encode(sample)
+            (row,) = collator.encode(sample)
             trained = [i for i, label in zip(row["input_ids"], row["labels"]) if label != IGNORE_INDEX]
             assert trained == [label for label in row["labels"] if label != IGNORE_INDEX]
             assert tokenizer.decode(trained) == sample["target"] + stop
@@ -80,7 +80,7 @@ def test_training_prompt_equals_the_chat_time_prompt(name, tokenizer_name, reque
     collator = SoulChatCollator(tokenizer, template=name)
     for dialogue in sample_dialogues[:4]:
         for (history, query, _), sample in zip(dialogue.exchanges(), dialogue.samples()):
-            row = collator.encode(sample)
+            (row,) = collator.encode(sample)
             prompt_ids = row["input_ids"][: row["labels"].count(IGNORE_INDEX)]
             chat_ids = template.encode_prompt(tokenizer, history, query, max_length=1536).input_ids
             whole_text = tokenizer(template.render_prompt(history, query, tokenizer), add_special_tokens=False)

@@ -1,8 +1,21 @@
-"""Tokenize, mask and pad: only the final psychologist turn and its stop token are trained.
+"""Tokenize, mask and pad.
 
-Labels are built once per example by `encode_example` (usable in `datasets.map` through
-`tokenize_function`, TRL-style) and the collator only pads what is already built, so the real eos
-keeps its label even when the pad token is the eos token.
+Two masks:
+
+* `final` (the paper): one row per sample; only the final psychologist turn and its stop token
+  are trained.
+* `all` (one pass): one row per dialogue in which every psychologist turn and its stop token are
+  trained and user turns are masked. A dialogue of n rounds then costs the tokens of its last
+  sample instead of the n samples' n(n+1)/2 rounds. Row k of the paper's expansion is, token for
+  token, a prefix of the one-pass row, so a causal model computes the same logits for it and every
+  turn's loss is the same as in its own sample. The loss stays the model's token-level mean, as in
+  the paper's setup (ChatGLM's script): every trained token weighs the same in both modes, so each
+  psychologist turn weighs as it did, in proportion to its length. Turns that cannot join the row
+  (they would be truncated, or tokenization differs at a boundary) stay separate per-turn rows.
+
+Labels are built once per example (usable in `datasets.map` through `tokenize_function`,
+TRL-style) and the collator only pads what is already built, so the real eos keeps its label even
+when the pad token is the eos token.
 """
 
 from __future__ import annotations
@@ -14,25 +27,29 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from .dialogue import PSYCHOLOGIST, USER, Dialogue, DialogueFormatError, parse_input
-from .templates import ChatTemplate, get_template
+from .templates import ChatTemplate, TemplateError, get_template
 
 IGNORE_INDEX = -100
-MASKS = ("final",)
+MASKS = ("final", "all")
 
 logger = logging.getLogger(__name__)
+
+
+def _alternating(messages) -> Dialogue:
+    dialogue = Dialogue.from_messages(messages)
+    roles = [turn.role for turn in dialogue.turns]
+    if len(roles) % 2 or roles != [USER, PSYCHOLOGIST] * (len(roles) // 2):
+        raise DialogueFormatError(
+            "messages must alternate user/assistant, starting with user and ending with the "
+            "psychologist's (assistant) turn to train"
+        )
+    return dialogue
 
 
 def example_parts(example: Mapping[str, Any]) -> tuple[list[tuple[str, str]], str, str]:
     """(history rounds, final user turn, target) from `{"input", "target"}` or `{"messages"}`."""
     if "messages" in example:
-        dialogue = Dialogue.from_messages(example["messages"])
-        roles = [turn.role for turn in dialogue.turns]
-        if len(roles) % 2 or roles != [USER, PSYCHOLOGIST] * (len(roles) // 2):
-            raise DialogueFormatError(
-                "messages must alternate user/assistant, starting with user and ending with the "
-                "psychologist's (assistant) turn to train"
-            )
-        return dialogue.exchanges()[-1]
+        return _alternating(example["messages"]).exchanges()[-1]
     if "input" in example and "target" in example:
         if not isinstance(example["input"], str) or not isinstance(example["target"], str):
             raise DialogueFormatError("'input' and 'target' must be strings")
@@ -53,14 +70,22 @@ def encode_example(
     stats: Counter | None = None,
 ) -> dict[str, list[int]] | None:
     """`{"input_ids", "labels"}` for one example, or None when nothing in it can be trained."""
-    template = get_template(template)
     history, query, target = example_parts(example)
+    return _encode_turn(
+        get_template(template), tokenizer, history, query, target, max_source_length, max_target_length, stats
+    )
+
+
+def _encode_turn(template, tokenizer, history, query, target, max_source, max_target, stats, untruncated=None):
     if not target.strip():
         if stats is not None:
             stats["dropped_empty_target"] += 1
         return None
-    prompt = template.encode_prompt(tokenizer, history, query, max_length=max_source_length)
-    reply = template.encode_target(tokenizer, target, max_length=max_target_length)
+    prompt = template.encode_prompt(tokenizer, history, query, max_length=max_source)
+    reply = template.encode_target(tokenizer, target, max_length=max_target)
+    truncated = bool(prompt.dropped_rounds or prompt.query_truncated or reply.truncated)
+    if untruncated is not None:
+        untruncated.append(not truncated)
     if stats is not None:
         stats["examples"] += 1
         stats["dropped_history_rounds"] += prompt.dropped_rounds
@@ -73,18 +98,111 @@ def encode_example(
     }
 
 
+def encode_dialogue(
+    example: Mapping[str, Any],
+    tokenizer,
+    template: str | ChatTemplate,
+    max_source_length: int = 1536,
+    max_target_length: int = 512,
+    stats: Counter | None = None,
+) -> list[dict[str, list[int]]]:
+    """Rows for one whole dialogue (`{"messages"}`) with every psychologist turn trained.
+
+    The first row trains the longest run of turns that chain token for token (each turn's sample
+    is a prefix of the next one's, none truncated); each remaining turn gets its own row, as in
+    mask="final". Rows carry `turn_spans`: (start, end) of each trained turn in `labels`.
+    """
+    if "messages" not in example:
+        raise DialogueFormatError(
+            "mask='all' trains whole dialogues: expected {'messages': [...]}; {'input', 'target'} "
+            "samples are already the paper's expansion (use mask='final')"
+        )
+    template = get_template(template)
+    chain: dict[str, list] | None = None  # the one-pass row, grown while turns still join it
+    chain_open = True
+    separate = []
+    for history, query, target in _alternating(example["messages"]).exchanges():
+        whole: list[bool] = []
+        row = _encode_turn(
+            template, tokenizer, history, query, target, max_source_length, max_target_length, stats, whole
+        )
+        if row is None:
+            continue
+        ids, start = row["input_ids"], row["labels"].count(IGNORE_INDEX)
+        span = (start, len(ids))
+        joins = chain_open and whole[0] and (chain is None or ids[: len(chain["input_ids"])] == chain["input_ids"])
+        if joins and chain is None:
+            chain = {"input_ids": ids, "labels": list(row["labels"]), "turn_spans": [span]}
+        elif joins:
+            # between the previous row's end and this reply: the new user turn, masked
+            chain["labels"] += [IGNORE_INDEX] * (start - len(chain["labels"])) + row["labels"][start:]
+            chain["input_ids"] = ids
+            chain["turn_spans"].append(span)
+        else:
+            chain_open = False
+            separate.append({**row, "turn_spans": [span]})
+        if stats is not None:
+            stats["one_pass_turns" if joins else "separate_turns"] += 1
+    return ([chain] if chain else []) + separate
+
+
+def encode_rows(
+    example: Mapping[str, Any],
+    tokenizer,
+    template: str | ChatTemplate = "soulchat",
+    max_source_length: int = 1536,
+    max_target_length: int = 512,
+    mask: str = "final",
+    stats: Counter | None = None,
+) -> list[dict[str, list[int]]]:
+    """The training rows of one example under `mask` (none when nothing in it can be trained).
+
+    Already tokenized examples (`input_ids` and `labels`) pass through as they are.
+    """
+    stats = stats if stats is not None else Counter()
+    if "input_ids" in example and "labels" in example:
+        ids, labels = list(example["input_ids"]), list(example["labels"])
+        if len(ids) != len(labels):
+            raise ValueError(f"input_ids ({len(ids)}) and labels ({len(labels)}) differ in length")
+        if all(label == IGNORE_INDEX for label in labels):
+            stats["dropped_no_labels"] += 1
+            return []
+        return [{"input_ids": ids, "labels": labels}]
+    if mask == "all":
+        rows = encode_dialogue(example, tokenizer, template, max_source_length, max_target_length, stats)
+        return [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows]
+    row = encode_example(example, tokenizer, template, max_source_length, max_target_length, stats)
+    return [row] if row is not None else []
+
+
+def check_mask(mask: str, template: ChatTemplate, tokenizer) -> None:
+    if mask not in MASKS:
+        raise ValueError(f"mask={mask!r} is not supported; choose one of {MASKS}")
+    if mask == "all" and not template.prefix_consistent(tokenizer):
+        raise TemplateError(
+            f"mask='all' (one pass per dialogue) needs a prefix-consistent template, and "
+            f"{template.name!r} is not: its history does not repeat the stop token that ends a "
+            "trained reply, so a sample is not a prefix of the whole dialogue. Use mask='final', or "
+            "a template whose turns are closed in the history (e.g. 'native' with ChatML)."
+        )
+
+
 def tokenize_function(
     tokenizer,
     template: str | ChatTemplate = "soulchat",
     max_source_length: int = 1536,
     max_target_length: int = 512,
+    mask: str = "final",
 ) -> Callable[[Mapping[str, list]], dict[str, list]]:
     """A batched `datasets.map` function: `dataset.map(fn, batched=True, remove_columns=...)`.
 
-    Rows with nothing to train are dropped (the mapped dataset is shorter) and logged.
+    With mask="final" each sample gives one row; with mask="all" each dialogue (`messages`) gives
+    its one-pass row plus a row per turn that could not join it. Rows with nothing to train are
+    dropped (the mapped dataset is shorter) and logged.
     """
     template = get_template(template)
     template.check(tokenizer)
+    check_mask(mask, template, tokenizer)
 
     def tokenize(batch: Mapping[str, list]) -> dict[str, list]:
         columns = list(batch)
@@ -93,18 +211,14 @@ def tokenize_function(
         stats: Counter = Counter()
         for row in range(size):
             example = {column: batch[column][row] for column in columns}
-            encoded = encode_example(
-                example, tokenizer, template, max_source_length, max_target_length, stats
-            )
-            if encoded is not None:
+            for encoded in encode_rows(
+                example, tokenizer, template, max_source_length, max_target_length, mask, stats
+            ):
                 out["input_ids"].append(encoded["input_ids"])
                 out["labels"].append(encoded["labels"])
-        if stats["dropped_empty_target"]:
-            logger.warning(
-                "dropped %d of %d rows with no trainable token (empty target)",
-                stats["dropped_empty_target"],
-                size,
-            )
+        dropped = stats["dropped_empty_target"] + stats["dropped_no_labels"]
+        if dropped:
+            logger.warning("dropped %d turns or rows with no trainable token in a batch of %d", dropped, size)
         return out
 
     return tokenize
@@ -114,9 +228,10 @@ class SoulChatCollator:
     """Collate examples into `input_ids`, `attention_mask`, `labels` tensors.
 
     Examples are `{"input", "target"}` samples, `{"messages"}` whose last message is the
-    psychologist's, or already tokenized `{"input_ids", "labels"}` (then only padded). Labels are
-    -100 everywhere but the final psychologist turn and its stop token. `stats` counts dropped
-    rows and truncations across calls.
+    psychologist's, or already tokenized `{"input_ids", "labels"}` (then only padded). With
+    mask="final" labels are -100 everywhere but the final psychologist turn and its stop token;
+    with mask="all" each `{"messages"}` dialogue trains every psychologist turn and may give more
+    than one row (see the module docstring). `stats` counts dropped rows and truncations.
     """
 
     def __init__(
@@ -129,13 +244,6 @@ class SoulChatCollator:
         padding_side: str = "right",
         pad_to_multiple_of: int | None = None,
     ) -> None:
-        if mask not in MASKS:
-            hint = (
-                " (one-pass multi-turn training arrives with the training stage)"
-                if mask == "all"
-                else ""
-            )
-            raise ValueError(f"mask={mask!r} is not supported; choose one of {MASKS}{hint}")
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         if max_source_length < 1 or max_target_length < 2:
@@ -143,6 +251,7 @@ class SoulChatCollator:
         self.tokenizer = tokenizer
         self.template = get_template(template)
         self.template.check(tokenizer)
+        check_mask(mask, self.template, tokenizer)
         self.max_source_length = max_source_length
         self.max_target_length = max_target_length
         self.mask = mask
@@ -155,36 +264,27 @@ class SoulChatCollator:
     def dropped(self) -> int:
         return self.stats["dropped_empty_target"] + self.stats["dropped_no_labels"]
 
-    def encode(self, example: Mapping[str, Any]) -> dict[str, list[int]] | None:
-        if "input_ids" in example and "labels" in example:
-            ids, labels = list(example["input_ids"]), list(example["labels"])
-            if len(ids) != len(labels):
-                raise ValueError(
-                    f"input_ids ({len(ids)}) and labels ({len(labels)}) differ in length"
-                )
-            if all(label == IGNORE_INDEX for label in labels):
-                self.stats["dropped_no_labels"] += 1
-                return None
-            return {"input_ids": ids, "labels": labels}
-        return encode_example(
+    def encode(self, example: Mapping[str, Any]) -> list[dict[str, list[int]]]:
+        """The training rows of one example (see `encode_rows`)."""
+        return encode_rows(
             example,
             self.tokenizer,
             self.template,
             self.max_source_length,
             self.max_target_length,
+            self.mask,
             self.stats,
         )
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
         rows = []
+        dropped_before = self.dropped
         for index, example in enumerate(examples):
             try:
-                encoded = self.encode(example)
+                rows += self.encode(example)
             except DialogueFormatError as error:
                 raise DialogueFormatError(f"example {index} of the batch: {error}") from error
-            if encoded is not None:
-                rows.append(encoded)
-        dropped = len(examples) - len(rows)
+        dropped = self.dropped - dropped_before
         if dropped:
             logger.warning(
                 "dropped %d of %d examples with no trainable token (%d dropped so far)",

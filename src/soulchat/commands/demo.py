@@ -92,9 +92,7 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     encoded = []
     for sample in tqdm(samples, desc="tokenize + mask", unit="sample", file=sys.stderr):
-        row = collator.encode(sample)
-        if row is not None:
-            encoded.append(row)
+        encoded += collator.encode(sample)
     if not encoded:
         raise ValueError("no sample has a trainable token")
     batch = collator.pad(encoded[: args.batch_size])
