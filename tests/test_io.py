@@ -57,6 +57,8 @@ def test_a_json_array_file_and_line_numbers_as_ids(tmp_path):
     path = tmp_path / "array.json"
     path.write_text(json.dumps([record, record], ensure_ascii=False))
     assert [d.id for d in read_dialogues(path)] == [1, 2]
+    lines_of_lists = write_lines(tmp_path / "smile.jsonl", ['["求助者：我好累", "支持者：辛苦了"]'])
+    assert list(iter_jsonl(lines_of_lists)) == [(1, ["求助者：我好累", "支持者：辛苦了"])]
     text_dump = write_lines(tmp_path / "t.jsonl", ['{"text": "改写如下：\\n用户：你好\\n心理咨询师：你好呀"}'])
     assert [d.meta for d in read_dialogues(text_dump)] == [{"preamble": "改写如下："}]
 

@@ -37,13 +37,14 @@ class Reject:
 
 def iter_records(path: str | Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed object or InputError) for each non-blank line: bad lines do not stop
-    the reading, the caller decides. A file holding one JSON array is read too (parsed whole, so
-    for small files only; its "line" numbers are 1-based item positions)."""
+    the reading, the caller decides. A `.json` file holding one JSON array is read too (parsed
+    whole, so for small files only; its "line" numbers are 1-based item positions); a `.jsonl`
+    file is always JSON lines, even when each line is a list."""
     path = Path(path)
     with path.open("rb") as stream:
         head = stream.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
         stream.seek(0)
-        if head.startswith(b"["):
+        if head.startswith(b"[") and path.suffix.lower() != ".jsonl":
             yield from _iter_json_array(path, stream.read())
             return
         for number, raw in enumerate(stream, start=1):

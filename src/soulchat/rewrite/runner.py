@@ -1,0 +1,312 @@
+"""The async rewrite runner: a capped pool of workers over AsyncOpenAI, writing the result log.
+
+Failure handling (what a run over 600k requests meets):
+
+* 429 rate limit: the whole pool pauses for as long as the server's retry headers say (or a
+  jittered back-off), then the row is tried again;
+* 429 `insufficient_quota`: no new request starts, in-flight ones finish, the run stops; a rerun
+  resumes once the account has credit;
+* 5xx, timeouts (a hung request), connection errors: jittered exponential back-off, retried up to
+  `max_attempts`, then logged as a transient error that a rerun retries;
+* 400/413/422: the request itself is bad; logged as a final error for that row only;
+* 401/403/404: nothing will work (key, permission, model name); the run stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .costs import PriceTable
+from .inputs import SingleTurn
+from .limits import PoolPause, RateLimiter, backoff, retry_delay
+from .plan import Request, RewriteSettings, plan_request
+from .results import ResultLog, now_iso
+
+ROW_FATAL = {400, 413, 422}
+RUN_FATAL = {401, 403, 404}
+
+
+@dataclass
+class RunReport:
+    ok: int = 0
+    final_errors: int = 0
+    transient_errors: int = 0
+    skipped_done: int = 0  # finished in an earlier run
+    skipped_duplicate: int = 0  # same key twice in the input
+    not_started: int = 0  # left when the run stopped
+    attempts: int = 0
+    retries: Counter = field(default_factory=Counter)  # reason -> count
+    finish_reasons: Counter = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0  # this run
+    cost_total: float = 0.0  # the whole log
+    pauses: int = 0
+    stopped: str | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped is None and self.transient_errors == 0 and self.not_started == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "final_errors": self.final_errors,
+            "transient_errors": self.transient_errors,
+            "skipped_done": self.skipped_done,
+            "skipped_duplicate": self.skipped_duplicate,
+            "not_started": self.not_started,
+            "attempts": self.attempts,
+            "retries": dict(self.retries),
+            "rate_limit_pauses": self.pauses,
+            "finish_reasons": dict(self.finish_reasons),
+            "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
+                       "total": self.prompt_tokens + self.completion_tokens},
+            "cost_usd": {"this_run": round(self.cost, 6), "total": round(self.cost_total, 6)},
+            "stopped": self.stopped,
+            "complete": self.complete,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+def make_client(base_url: str | None, api_key: str, settings: RewriteSettings):
+    """AsyncOpenAI with our own retry policy (its built-in retries would hide 429s from the pool)
+    and a connection pool as large as the concurrency (the default keeps only 100 alive)."""
+    import httpx2
+    import openai
+
+    http_client = openai.DefaultAsyncHttpxClient(
+        limits=httpx2.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency),
+        timeout=settings.timeout,
+    )
+    return openai.AsyncOpenAI(
+        base_url=base_url, api_key=api_key, timeout=settings.timeout, max_retries=0, http_client=http_client
+    )
+
+
+class RewriteRunner:
+    def __init__(
+        self,
+        settings: RewriteSettings,
+        output: str | Path,
+        *,
+        base_url: str | None = None,
+        api_key: str = "EMPTY",
+        prices: PriceTable | None = None,
+        progress: bool = True,
+        total: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.output = Path(output)
+        self.base_url, self.api_key = base_url, api_key
+        self.prices = prices or PriceTable.load()
+        self.progress, self.total = progress, total
+        self.log = ResultLog(self.output, cost_of=self.prices.cost_of)
+        self.report = RunReport()
+        self.limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute)
+        self.pause = PoolPause()
+
+    # -- the pool ---------------------------------------------------------------------------
+    def run(self, rows: Iterable[SingleTurn]) -> RunReport:
+        return asyncio.run(self.run_async(rows))
+
+    async def run_async(self, rows: Iterable[SingleTurn]) -> RunReport:
+        from tqdm.auto import tqdm
+
+        started = time.monotonic()
+        state = self.log.load()
+        self.finished = state.finished
+        self.report.cost_total = state.cost
+        self._check_budget()
+        client = make_client(self.base_url, self.api_key, self.settings)
+        queue: asyncio.Queue = asyncio.Queue(maxsize=2 * self.settings.concurrency)
+        self.bar = tqdm(total=self.total, desc="rewrite", unit="req", file=sys.stderr,
+                        disable=not self.progress, dynamic_ncols=True)
+        try:
+            with self.log:
+                workers = [asyncio.create_task(self._worker(client, queue)) for _ in range(self.settings.concurrency)]
+                await self._feed(rows, queue)
+                for _ in workers:
+                    await queue.put(None)
+                await asyncio.gather(*workers)
+        finally:
+            self.bar.close()
+            await client.close()
+        self.report.pauses = self.pause.pauses
+        self.report.elapsed_s = time.monotonic() - started
+        return self.report
+
+    async def _feed(self, rows: Iterable[SingleTurn], queue: asyncio.Queue) -> None:
+        seen: set[str] = set()
+        for count, row in enumerate(rows):
+            if self.report.stopped:
+                break
+            request = plan_request(row, self.settings)
+            if request.key in self.finished:
+                self.report.skipped_done += 1
+                self.bar.update(1)
+                if count % 1000 == 0:
+                    await asyncio.sleep(0)  # a long resume scan must not starve the workers
+                continue
+            if request.key in seen:
+                self.report.skipped_duplicate += 1
+                self.bar.update(1)
+                continue
+            seen.add(request.key)
+            await queue.put(request)
+
+    async def _worker(self, client, queue: asyncio.Queue) -> None:
+        while (request := await queue.get()) is not None:
+            if self.report.stopped:
+                self.report.not_started += 1
+                continue
+            await self._rewrite(client, request)
+            self.bar.update(1)
+            self.bar.set_postfix(ok=self.report.ok, failed=self.report.final_errors + self.report.transient_errors,
+                                 cost=f"${self.report.cost_total:.2f}", refresh=False)
+
+    def _check_budget(self) -> None:
+        limit = self.settings.max_cost
+        if limit is not None and self.report.cost_total >= limit and not self.report.stopped:
+            self.report.stopped = (f"cost limit reached: ${self.report.cost_total:.4f} spent >= --max-cost "
+                                   f"${limit:g}; rerun with a higher --max-cost to continue")
+
+    # -- one row ----------------------------------------------------------------------------
+    async def _rewrite(self, client, request: Request) -> None:
+        import httpx2
+        import openai
+
+        settings = self.settings
+        prompt_estimate, completion_estimate = self.prices.estimate_tokens(
+            request.body["messages"][0]["content"], request.row.single_turn, settings.max_tokens
+        )
+        estimate = prompt_estimate + completion_estimate
+        attempt = 0
+        while True:
+            await self.pause.wait()
+            await self.limiter.acquire(estimate)
+            if self.report.stopped:
+                self.report.not_started += 1
+                return
+            self.report.attempts += 1
+            begin = time.monotonic()
+            try:
+                # The documented raw route (`client.post`, as for undocumented endpoints): same
+                # errors and headers as `chat.completions.create`, without its per-request
+                # parameter transform and response model (~half the client's CPU per request,
+                # which decides throughput at concurrency 128).
+                response = await client.post("/chat/completions", cast_to=httpx2.Response, body=request.body)
+                completion = json.loads(response.content)
+            except openai.APIStatusError as error:
+                failure = error  # `error` is unbound after the except block
+                latency = time.monotonic() - begin
+                self.limiter.settle(estimate, 0)
+                status = error.status_code
+                if status == 429 and _is_quota(error):
+                    self.report.stopped = ("insufficient_quota: the account has no credit left; "
+                                           "add credit, then rerun the same command to resume")
+                    self._log_error(request, error, latency, attempt + 1)
+                    return
+                if status in ROW_FATAL:
+                    self._log_error(request, error, latency, attempt + 1, final=True)
+                    return
+                if status in RUN_FATAL:
+                    self.report.stopped = f"HTTP {status} from the server ({_message(error)}): check the key, base URL and model"
+                    self._log_error(request, error, latency, attempt + 1)
+                    return
+                if status == 429:
+                    delay = retry_delay(error.response.headers)
+                    self.pause.extend(delay if delay is not None else
+                                      backoff(attempt, settings.backoff_base, settings.backoff_max))
+                    reason = "rate_limit"
+                else:  # 5xx, 408, 409 and friends: the server's trouble, try again
+                    await asyncio.sleep(backoff(attempt, settings.backoff_base, settings.backoff_max))
+                    reason = f"http_{status}"
+            except (openai.APITimeoutError, openai.APIConnectionError, ValueError) as error:
+                # ValueError: a 200 whose body is not JSON (a proxy's error page): the server's fault
+                failure = error
+                latency = time.monotonic() - begin
+                self.limiter.settle(estimate, 0)
+                reason = ("timeout" if isinstance(error, openai.APITimeoutError)
+                          else "connection" if isinstance(error, openai.APIConnectionError) else "bad_response")
+                await asyncio.sleep(backoff(attempt, settings.backoff_base, settings.backoff_max))
+            else:
+                self._log_ok(request, completion, time.monotonic() - begin, attempt + 1, estimate)
+                return
+            attempt += 1
+            self.report.retries[reason] += 1
+            if attempt >= settings.max_attempts or self.report.stopped:
+                self._log_error(request, failure, latency, attempt)
+                return
+
+    def _record(self, request: Request, status: str, latency: float, attempts: int) -> dict[str, Any]:
+        return {
+            "key": request.key,
+            "status": status,
+            "row": request.row.to_json(),
+            "prompt": self.settings.prompt,
+            "prompt_version": self.settings.prompt_version,
+            "requested_model": request.model,
+            "model": None,
+            "text": None,
+            "finish_reason": None,
+            "usage": None,
+            "latency_s": round(latency, 4),
+            "attempts": attempts,
+            "error": None,
+            "time": now_iso(),
+        }
+
+    def _log_ok(self, request: Request, completion: dict[str, Any], latency: float, attempts: int, estimate: int) -> None:
+        record = self._record(request, "ok", latency, attempts)
+        choices = completion.get("choices") or [{}]
+        usage = completion.get("usage")
+        if usage:
+            usage = {k: int(usage.get(k) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        record |= {
+            "model": completion.get("model"),
+            "text": (choices[0].get("message") or {}).get("content"),
+            "finish_reason": choices[0].get("finish_reason"),
+            "usage": usage,
+        }
+        self.log.append(record)
+        cost = self.prices.cost_of(record)
+        self.report.ok += 1
+        self.report.finish_reasons[str(record["finish_reason"])] += 1
+        if usage:
+            self.report.prompt_tokens += usage["prompt_tokens"]
+            self.report.completion_tokens += usage["completion_tokens"]
+            self.limiter.settle(estimate, usage["total_tokens"])
+        self.report.cost += cost
+        self.report.cost_total += cost
+        self._check_budget()
+
+    def _log_error(self, request: Request, error: Exception, latency: float, attempts: int, final: bool = False) -> None:
+        record = self._record(request, "error", latency, attempts)
+        status = getattr(error, "status_code", None)
+        record["error"] = (f"HTTP {status}: " if status else f"{type(error).__name__}: ") + _message(error)
+        if final:
+            record["final"] = True
+            self.report.final_errors += 1
+        else:
+            self.report.transient_errors += 1
+        self.log.append(record)
+
+
+def _is_quota(error) -> bool:
+    return "insufficient_quota" in {getattr(error, "code", None), getattr(error, "type", None)}
+
+
+def _message(error: Exception) -> str:
+    body = getattr(error, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return str(error) or type(error).__name__
