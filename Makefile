@@ -24,6 +24,7 @@ demo: setup
 
 # pytest exits 5 when it collected no test: that is a failure here, never a silent pass.
 test: setup
+	@bash scripts/system-deps.sh
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest ran no test" >&2; exit 1; fi; \
 	exit $$status

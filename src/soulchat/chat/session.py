@@ -1,0 +1,175 @@
+"""A multi-turn chat with a person who seeks support, guarded by the safety layer on every turn.
+
+Per turn (whatever the backend):
+
+1. the user's text goes through `safety.assess`; a flagged turn is answered first with the
+   safe-messaging reply (feelings acknowledged, safety asked about, hotlines), and the model's own
+   reply is generated in full, checked, and appended only if `safety.check_output` passes;
+2. an unflagged turn streams the model's reply, checking the text shown so far on every piece: a
+   reply that fails the output check stops generating and is replaced by the safe fallback before
+   the failing piece is ever shown;
+3. every flag (user turn or model reply) goes to the safety layer's flag log (`SafetyLog`; without
+   text in privacy mode) and to the `soulchat.chat` logger (category and rules only).
+
+The history keeps what the person saw, so the next prompt matches the conversation on screen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .backends import ChatBackendError, GenerationSettings
+
+logger = logging.getLogger("soulchat.chat")
+
+
+@dataclass(frozen=True)
+class ReplyChunk:
+    """One streaming step of a reply."""
+
+    text: str  # the whole reply as it should be displayed now
+    delta: str  # what was appended since the previous chunk ("" when `replaced`)
+    replaced: bool = False  # text shown so far was withdrawn: display `text` anew
+
+
+@dataclass
+class TurnRecord:
+    """What happened in one turn, for the interface and for tests."""
+
+    user: str
+    reply: str = ""
+    user_category: str | None = None  # crisis category of the user's turn, None when not flagged
+    model_reply: str = ""  # the model's own reply as generated (shown or not)
+    model_blocked: str | None = None  # category that made the output check fail, else None
+    backend_error: str | None = None  # the model failed after a safe reply was already given
+
+
+@dataclass
+class ChatSession:
+    backend: object
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    locale: str = "zh-CN"
+    flag_log: object | None = None  # a safety.SafetyLog; None: the process-wide in-memory log
+    session_id: str | None = None  # tags flag records, so one conversation's flags can be found
+    history: list[tuple[str, str]] = field(default_factory=list)
+    last_turn: TurnRecord | None = None
+
+    # -- conversation ---------------------------------------------------------
+    def send(self, text: str) -> Iterator[ReplyChunk]:
+        """Stream the reply to `text`; the turn enters the history once the reply is complete."""
+        from .. import safety
+
+        text = text.strip()
+        if not text:
+            raise ValueError("empty message")
+        record = TurnRecord(user=text)
+        self.last_turn = record
+        history = list(self.history)
+        user_check = safety.assess(text)
+        if user_check.flagged:
+            record.user_category = user_check.category
+            self._flag("user", user_check, text)
+            shown = safety.safe_reply(user_check, locale=self.locale)
+            yield ReplyChunk(shown, shown)
+            # Buffered, never streamed: after a crisis turn only a checked reply may follow.
+            # The safe reply is a complete answer: a failing backend must not take it away.
+            try:
+                record.model_reply = "".join(self.backend.stream(history, text, self.settings)).strip()
+            except ChatBackendError as error:
+                record.backend_error = str(error)
+            verdict = safety.check_output(record.model_reply)
+            if verdict.flagged:
+                record.model_blocked = verdict.category
+                self._flag("output", verdict, record.model_reply)
+            elif record.model_reply:
+                addition = "\n\n" + record.model_reply
+                shown += addition
+                yield ReplyChunk(shown, addition)
+        else:
+            shown = ""
+            pieces = self.backend.stream(history, text, self.settings)
+            try:
+                for piece in pieces:
+                    candidate = record.model_reply + piece
+                    verdict = safety.check_output(candidate)
+                    if verdict.flagged:
+                        record.model_reply = candidate
+                        record.model_blocked = verdict.category
+                        self._flag("output", verdict, candidate)
+                        shown = safety.safe_reply(verdict, locale=self.locale)
+                        yield ReplyChunk(shown, "", replaced=True)
+                        break
+                    record.model_reply = shown = candidate
+                    yield ReplyChunk(shown, piece)
+            finally:
+                close = getattr(pieces, "close", None)
+                if close:
+                    close()  # stops generation when the check failed or the reader left
+            # Sampling can leave leading/trailing whitespace; the history keeps the clean text.
+            if record.model_blocked is None:
+                shown = shown.strip()
+        record.reply = shown
+        self.history.append((text, shown))
+
+    def reply(self, text: str) -> str:
+        """The complete reply to `text` (the non-streaming form of `send`)."""
+        final = ""
+        for chunk in self.send(text):
+            final = chunk.text
+        return final if not self.history else self.history[-1][1]
+
+    def reset(self) -> None:
+        self.history.clear()
+        self.last_turn = None
+
+    # -- export ---------------------------------------------------------------
+    def to_messages(self) -> list[dict[str, str]]:
+        """The conversation as OpenAI-style messages (the corpus' `messages` shape)."""
+        messages = []
+        for user, psychologist in self.history:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
+        return messages
+
+    def save(self, path: str | Path) -> Path:
+        """Write `{"messages": [...]}` as UTF-8 JSON (readable by Dialogue.from_messages)."""
+        path = Path(path)
+        if path.parent != Path(""):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"messages": self.to_messages()}
+        path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_messages(cls, backend, messages: list[dict], **options) -> ChatSession:
+        """A session continuing a conversation given as messages (user/assistant alternating)."""
+        history, pending = [], None
+        for message in messages:
+            content = _text(message.get("content"))
+            if message.get("role") == "user":
+                pending = content
+            elif message.get("role") == "assistant" and pending is not None:
+                history.append((pending, content))
+                pending = None
+        return cls(backend, history=history, **options)
+
+    # -- internals --------------------------------------------------------------
+    def _flag(self, source: str, assessment, text: str) -> None:
+        from .. import safety
+
+        safety.log_flag(assessment, text=text, source=source, log=self.flag_log, session=self.session_id)
+        logger.info("safety flag: %s %s (rules %s)", source, assessment.category, ",".join(assessment.rules))
+
+
+def _text(content) -> str:
+    """Message content as text: a string, or a list of parts (gradio, OpenAI multimodal)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part.get("text", "") if isinstance(part, dict) else str(part) for part in content
+        )
+    return "" if content is None else str(content)

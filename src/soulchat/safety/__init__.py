@@ -1,0 +1,40 @@
+"""Crisis safety for every backend: detect risk in user turns, check model replies, answer safely.
+
+    from soulchat import safety
+    verdict = safety.assess("最近真的不想活了")      # Assessment(flagged=True, category="suicidal_ideation", ...)
+    if verdict.flagged:
+        safety.log_flag(verdict)                      # category, spans, time; no text in privacy mode
+        print(safety.safe_reply(verdict))             # acknowledges, asks about safety, gives hotlines
+    safety.check_output(model_reply).flagged          # method information / encouragement of harm
+    print(safety.disclosure())                        # shown before the first message
+
+Rule-based and offline by default (explainable: `verdict.rules`, `verdict.spans`); an optional LLM
+judge gives a second opinion (`safety.judge.LLMJudge`). See docs/safety.md.
+"""
+
+from soulchat.safety.detector import Assessment, Detector, assess, first_category
+from soulchat.safety.log import SafetyLog, log_flag
+from soulchat.safety.messages import disclosure, resource_lines, safe_reply
+from soulchat.safety.output import check_output
+from soulchat.safety.resources import RESOURCES, LocaleResources, Resource, get_resources, load_resources
+from soulchat.safety.rules import CATEGORIES, OUTPUT_CATEGORIES
+
+__all__ = [
+    "Assessment",
+    "CATEGORIES",
+    "Detector",
+    "LocaleResources",
+    "OUTPUT_CATEGORIES",
+    "RESOURCES",
+    "Resource",
+    "SafetyLog",
+    "assess",
+    "check_output",
+    "disclosure",
+    "first_category",
+    "get_resources",
+    "load_resources",
+    "log_flag",
+    "resource_lines",
+    "safe_reply",
+]

@@ -1,0 +1,204 @@
+"""Rule-based crisis detection: what matched, where, about whom, and how urgent.
+
+For every rule match the detector asks three questions, in this order:
+1. Is it negated right before ("我从来没想过自杀", "我不会伤害自己")? Then it is ignored.
+2. Who is it about? The nearest person named before the match in the same clause, else the first
+   one named in the sentence, else the user (Chinese drops the subject: "不想活了").
+3. Is the sentence reporting news, history, fiction, a topic or a hypothetical? A reported or
+   hypothetical mention about someone else is ignored; about the user it still counts.
+A match about the user gives its rule's category; a match about someone the user knows (a friend,
+a parent) gives "third_party_risk"; a match about strangers, characters or "you" is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Iterable, overload
+
+from soulchat.safety import rules as R
+from soulchat.safety.normalize import CLAUSE, SENTENCE, normalize, offsets, original_span
+
+Span = tuple[int, int, str]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The safety verdict on one text. `spans` index the original text: text[start:end] == matched."""
+
+    flagged: bool
+    category: str | None = None  # primary category, most urgent first (rules.CATEGORIES order)
+    spans: tuple[Span, ...] = ()
+    categories: tuple[str, ...] = ()  # every category that matched, most urgent first
+    rules: tuple[str, ...] = ()  # ids of the rules that fired: the explanation
+    severity: int = 0  # 0 none, 1 concern, 2 moderate, 3 high, 4 imminent (rules.SEVERITY)
+    source: str = "rules"  # "rules", "judge" or "rules+judge"
+    reason: str | None = None  # free-text reason from an LLM judge, when one was asked
+
+    @property
+    def level(self) -> str:
+        return ("none", "concern", "moderate", "high", "imminent")[self.severity]
+
+    def to_dict(self, with_text: bool = True) -> dict:
+        data = asdict(self)
+        data["spans"] = [list(s) if with_text else [s[0], s[1]] for s in self.spans]
+        data["categories"] = list(self.categories)
+        data["rules"] = list(self.rules)
+        data["level"] = self.level
+        return data
+
+
+NOT_FLAGGED = Assessment(flagged=False)
+
+
+@dataclass
+class _Hit:
+    category: str
+    rule: str
+    start: int
+    end: int
+
+
+class Detector:
+    """Compiled rules plus the context logic. `assess` is the module-level shortcut to a default one."""
+
+    def __init__(self, rules: tuple[R.Rule, ...] = R.RULES):
+        self.rules = R.compile_rules(rules)
+        # One alternation of every pattern: most texts match nothing and leave after one scan.
+        self.any_rule = re.compile("|".join(f"(?:{c.regex.pattern})" for c in self.rules))
+        self.hard_negatives = re.compile(R.HARD_NEGATIVES)
+        self.subject_markers = re.compile(R.SUBJECT_MARKERS)
+        self.object_self = re.compile(R.OBJECT_SELF)
+        self.negation = re.compile(R.NEGATION)
+        self.not_negations = re.compile(R.NOT_NEGATIONS)
+        self.reported = re.compile(R.REPORTED_CONTEXT)
+        self.hypothetical = re.compile(R.HYPOTHETICAL)
+        self.addressee = re.compile(R.ADDRESSEE)
+        self.describes_other = re.compile(R.DESCRIBES_OTHER)
+        self.object_before = re.compile(f"[{R.OBJECT_PREPOSITIONS}](?:每个|这个|那个|所有|几个|我的|我)?$")
+
+    # -- public -----------------------------------------------------------------------------
+    def assess(self, text: str) -> Assessment:
+        if not text:
+            return NOT_FLAGGED
+        norm = normalize(text)
+        if not self.any_rule.search(norm):
+            return NOT_FLAGGED
+        masked = self.hard_negatives.sub(lambda m: "□" * len(m.group()), norm)
+        hits = _outermost([hit for hit in self._matches(masked) if hit is not None])
+        if not hits:
+            return NOT_FLAGGED
+        order = {name: i for i, name in enumerate(R.CATEGORIES)}
+        categories = tuple(sorted({h.category for h in hits}, key=order.__getitem__))
+        index = offsets(text)
+        spans = tuple(original_span(text, index, h.start, h.end) for h in sorted(hits, key=lambda h: h.start))
+        rules = tuple(dict.fromkeys(h.rule for h in sorted(hits, key=lambda h: h.start)))
+        return Assessment(
+            flagged=True,
+            category=categories[0],
+            spans=spans,
+            categories=categories,
+            rules=rules,
+            severity=max(R.SEVERITY[c] for c in categories),
+        )
+
+    # -- matching ---------------------------------------------------------------------------
+    def _matches(self, masked: str) -> Iterable[_Hit | None]:
+        for compiled in self.rules:
+            for match in compiled.regex.finditer(masked):
+                yield self._judge_match(compiled, masked, match.start(), match.end())
+
+    def _judge_match(self, compiled: R.CompiledRule, text: str, start: int, end: int) -> _Hit | None:
+        rule = compiled.rule
+        sentence_start = text.rfind(SENTENCE, 0, start) + 1
+        sentence_end = text.find(SENTENCE, end)
+        sentence = text[sentence_start : sentence_end if sentence_end >= 0 else len(text)]
+        if compiled.needs is not None and not compiled.needs.search(sentence):
+            return None
+        if compiled.unless is not None and compiled.unless.search(sentence):
+            return None
+        clause_start = max(text.rfind(CLAUSE, 0, start), sentence_start - 1) + 1
+        if rule.negatable and self._negated(text[clause_start:start]):
+            return None
+        if self.describes_other.match(text, end) and not text[max(clause_start, start - 4) : start].count("是"):
+            return None
+        subject = self._subject(text[sentence_start:start], start - clause_start)
+        if subject is None:
+            # "要是我死了…": the speaker can sit inside the matched words themselves
+            inside = self.subject_markers.search(text, start, end)
+            subject = "self" if inside is not None and inside.lastgroup == "self" else None
+        reported = bool(self.reported.search(sentence))
+        if subject == "self" or (subject is None and not reported):
+            if rule.others_only:
+                return None
+            return _Hit(rule.category, rule.id, start, end)
+        if subject == "other" and not reported and not self.hypothetical.search(sentence):
+            return _Hit("third_party_risk", rule.id, start, end)
+        return None
+
+    def _negated(self, clause_prefix: str) -> bool:
+        prefix = self.not_negations.sub("□", clause_prefix[-12:])
+        return bool(self.negation.search(prefix))
+
+    def _subject(self, sentence_prefix: str, clause_length: int) -> str | None:
+        """"self", "other" (someone the user knows), "generic" (strangers, you, characters) or None."""
+        blank = lambda m: "□" * len(m.group())  # noqa: E731 - same length keeps positions
+        prefix = self.addressee.sub(blank, self.object_self.sub(blank, sentence_prefix))
+        markers = []
+        for m in self.subject_markers.finditer(prefix):
+            if self.object_before.search(prefix, max(0, m.start() - 5), m.start()):
+                continue
+            markers.append((m.start(), m.lastgroup))
+        if not markers:
+            return None
+        clause_from = len(prefix) - clause_length
+        in_clause = [kind for pos, kind in markers if pos >= clause_from]
+        return in_clause[-1] if in_clause else markers[0][1]
+
+
+def _outermost(hits: list[_Hit]) -> list[_Hit]:
+    """Drop a hit lying inside a longer one: in "我尝试过结束自己" the attempt explains the words,
+    "结束自己" is not a second, present-tense finding."""
+    kept = []
+    for hit in hits:
+        inside = any(
+            o is not hit and o.start <= hit.start and hit.end <= o.end and (o.end - o.start) > (hit.end - hit.start)
+            for o in hits
+        )
+        if not inside:
+            kept.append(hit)
+    return kept
+
+
+_default: Detector | None = None
+
+
+def default_detector() -> Detector:
+    global _default
+    if _default is None:
+        _default = Detector()
+    return _default
+
+
+@overload
+def assess(text: str) -> Assessment: ...
+@overload
+def assess(text: list[str]) -> list[Assessment]: ...
+
+
+def assess(text):
+    """Crisis assessment of one user turn, or of a list of texts (one pass each, no model)."""
+    detector = default_detector()
+    if isinstance(text, str):
+        return detector.assess(text)
+    return [detector.assess(t) for t in text]
+
+
+def first_category(assessments: Iterable[Assessment]) -> str | None:
+    """The most urgent category over several assessments (e.g. a whole conversation)."""
+    order = {name: i for i, name in enumerate(R.CATEGORIES + R.OUTPUT_CATEGORIES)}
+    found = [a.category for a in assessments if a.flagged and a.category]
+    return min(found, key=order.__getitem__) if found else None
+
+
+__all__ = ["Assessment", "Detector", "assess", "default_detector", "first_category"]
