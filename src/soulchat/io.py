@@ -107,7 +107,7 @@ def read_dialogues(
         try:
             if isinstance(record, InputError):
                 raise record
-            dialogue = _dialogue_from_record(record)
+            dialogue = dialogue_from_record(record)
             if dialogue.id is None:
                 dialogue.id = number
             if validate:
@@ -122,12 +122,25 @@ def read_dialogues(
         yield dialogue
 
 
-def _dialogue_from_record(record: Any) -> Dialogue:
-    if isinstance(record, dict) and "messages" in record:
-        return Dialogue.from_record(record)
-    if isinstance(record, dict) and isinstance(record.get("text"), str):
-        return Dialogue.from_text(record["text"], id=record.get("id"), topic=record.get("topic"))
+def dialogue_from_record(record: Any) -> Dialogue:
+    """A dialogue from one record: `{"id", "topic", "messages"}` (also under the keys `dialogue`
+    or `conversation`), a bare list of messages (SMILE), or a `{"text"}` dump."""
+    if isinstance(record, list):
+        return Dialogue.from_messages(record)
+    if isinstance(record, dict):
+        topic = record.get("topic")
+        if topic is not None and not isinstance(topic, str):
+            raise DialogueFormatError(f"'topic' must be a string, got {type(topic).__name__}")
+        for name in ("messages", "dialogue", "conversation"):
+            if name in record:
+                if not isinstance(record[name], list):
+                    raise DialogueFormatError(
+                        f"'{name}' must be a list, got {type(record[name]).__name__}"
+                    )
+                return Dialogue.from_messages(record[name], id=record.get("id"), topic=topic)
+        if isinstance(record.get("text"), str):
+            return Dialogue.from_text(record["text"], id=record.get("id"), topic=topic)
     raise DialogueFormatError(
-        "expected an object with 'messages' (a list of {role, content}) or 'text'; got "
-        + (f"keys {sorted(record)}" if isinstance(record, dict) else type(record).__name__)
+        "expected an object with 'messages' (a list of {role, content}) or 'text', or a list of "
+        "messages; got " + (f"keys {sorted(record)}" if isinstance(record, dict) else type(record).__name__)
     )

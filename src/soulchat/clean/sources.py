@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..dialogue import Dialogue, DialogueFormatError
-from ..io import InputError, iter_records
+from ..io import InputError, dialogue_from_record, iter_records
 
 RESULTS_FILE = "results.jsonl"
 
@@ -122,48 +122,16 @@ def iter_rewrite_log(path: Path) -> Iterator[Candidate]:
         yield candidate
 
 
-def _dialogue_from_record(record: Any) -> Dialogue:
-    if isinstance(record, list):  # SMILE: one dialogue as a list of messages
-        return Dialogue.from_messages(record)
-    if isinstance(record, dict):
-        for name in ("messages", "dialogue", "conversation"):
-            if isinstance(record.get(name), list):
-                topic = record.get("topic") if isinstance(record.get("topic"), str) else None
-                return Dialogue.from_messages(record[name], id=record.get("id"), topic=topic)
-        if isinstance(record.get("text"), str):
-            return Dialogue.from_text(record["text"], id=record.get("id"), topic=record.get("topic"))
-    raise DialogueFormatError(
-        "expected {id, topic, messages}, {text} or a list of {role, content} messages; got "
-        + (f"keys {sorted(record)}" if isinstance(record, dict) else type(record).__name__)
-    )
-
-
-def _iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    # io.iter_records reads a file starting with "[" as one JSON array; a .jsonl file whose lines
-    # are SMILE message lists starts with "[" too, so .jsonl is always read line by line here.
-    with path.open("rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield number, json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except UnicodeDecodeError as error:
-                yield number, InputError(path, number, f"not valid UTF-8 ({error.reason} at byte {error.start})")
-            except json.JSONDecodeError as error:
-                yield number, InputError(path, number, f"broken JSON ({error.msg} at column {error.colno})")
-
-
 def iter_dialogue_file(path: Path, id_prefix: str = "") -> Iterator[Candidate]:
     """Released SoulChatCorpus JSON/JSONL, SMILE-style lists, or `{text}` dumps."""
-    records = _iter_json_lines(path) if path.suffix == ".jsonl" else iter_records(path)
-    for number, record in records:
+    for number, record in iter_records(path):
         origin = {"path": str(path), "line": number}
         fallback_id = f"{id_prefix}{number}"
         if isinstance(record, InputError):
             yield Candidate(fallback_id, None, origin, failure=("unreadable_record", record.reason), kind="dialogues")
             continue
         try:
-            dialogue = _dialogue_from_record(record)
+            dialogue = dialogue_from_record(record)
         except DialogueFormatError as error:
             yield Candidate(fallback_id, None, origin, failure=("unparsable", str(error)), kind="dialogues")
             continue
