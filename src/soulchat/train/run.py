@@ -1,0 +1,140 @@
+"""One training run from parsed arguments: load, tokenize, train (resuming), save, merge."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from ..templates import add_special_tokens, get_template
+from .arguments import (
+    DataArguments,
+    LoraArguments,
+    ModelArguments,
+    SoulChatTrainingArguments,
+)
+from .data import build_datasets
+from .trainers import LoraTrainer, SoulChatTrainer
+
+logger = logging.getLogger(__name__)
+
+TINY_GLM = "tiny-glm"
+
+
+def tiny_demo_model(tokenizer):
+    """The `tiny-glm` model: wider than the unit tests' so that a LoRA adapter has room to learn."""
+    from .. import testing
+
+    return testing.tiny_glm(tokenizer, hidden_size=128, intermediate_size=256, num_attention_heads=4, head_dim=32)
+
+
+def load_model_and_tokenizer(model_args: ModelArguments):
+    """(model, tokenizer), with the template's special tokens added and embeddings resized."""
+    import torch
+
+    if model_args.model_name_or_path == TINY_GLM:
+        from .. import testing
+
+        tokenizer = testing.train_tokenizer()
+        add_special_tokens(tokenizer, model_args.template)
+        model = tiny_demo_model(tokenizer)
+        model.train()
+        return model, tokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_args.tokenizer_name_or_path or model_args.model_name_or_path,
+        trust_remote_code=model_args.trust_remote_code,
+    )
+    options = {}
+    if model_args.attn_implementation:
+        options["attn_implementation"] = model_args.attn_implementation
+    dtype = model_args.dtype if model_args.dtype == "auto" else getattr(torch, model_args.dtype)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_args.model_name_or_path,
+        dtype=dtype,
+        trust_remote_code=model_args.trust_remote_code,
+        **options,
+    )
+    added = add_special_tokens(tokenizer, model_args.template)
+    if added and len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        logger.info("added special tokens %s; resizing embeddings to %d", added, len(tokenizer))
+        model.resize_token_embeddings(len(tokenizer))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token  # labels are built before padding: eos stays trained
+    return model, tokenizer
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    output_dir = Path(output_dir)
+    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
+def build_trainer(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    lora_args: LoraArguments,
+    training_args: SoulChatTrainingArguments,
+    callbacks=None,
+):
+    """The configured trainer (LoraTrainer when use_lora), datasets tokenized and cached."""
+    model, tokenizer = load_model_and_tokenizer(model_args)
+    template = get_template(model_args.template)
+    with training_args.main_process_first(desc="tokenize + mask"):
+        train, evaluation = build_datasets(tokenizer, template, data_args, seed=training_args.seed)
+    common = {
+        "args": training_args,
+        "train_dataset": train,
+        "eval_dataset": evaluation,
+        "processing_class": tokenizer,
+        "template": template,
+        "max_source_length": data_args.max_source_length,
+        "max_target_length": data_args.max_target_length,
+        "mask": data_args.mask,
+        "callbacks": callbacks,
+    }
+    if lora_args.use_lora:
+        return LoraTrainer(model, lora=lora_args, **common)
+    return SoulChatTrainer(model, **common)
+
+
+def train(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    lora_args: LoraArguments,
+    training_args: SoulChatTrainingArguments,
+    callbacks=None,
+) -> dict:
+    """Train (resuming from the last checkpoint in output_dir), save, merge on request.
+
+    Returns the run's summary, also written to OUTPUT/train_summary.json.
+    """
+    trainer = build_trainer(model_args, data_args, lora_args, training_args, callbacks)
+    resume = training_args.resume_from_checkpoint
+    if resume is None and training_args.resume:
+        resume = last_checkpoint(training_args.output_dir)
+    if resume:
+        logger.info("resuming from %s", resume)
+    result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model()
+    trainer.save_state()
+    summary = {
+        "output_dir": str(training_args.output_dir),
+        "resumed_from": resume,
+        "global_step": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        "train_rows": len(trainer.train_dataset),
+        "losses": [entry["loss"] for entry in trainer.state.log_history if "loss" in entry],
+        "lora": lora_args.use_lora,
+    }
+    if trainer.eval_dataset is not None:
+        metrics = trainer.evaluate()
+        summary["eval_loss"] = metrics.get("eval_loss")
+    if lora_args.use_lora and lora_args.merge_lora:
+        summary["merged"] = str(trainer.merge_and_save(Path(training_args.output_dir) / "merged"))
+    if trainer.args.should_save:
+        path = Path(training_args.output_dir) / "train_summary.json"
+        path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return summary
