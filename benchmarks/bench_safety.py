@@ -22,12 +22,14 @@ from soulchat.safety.evaluation import read_labelled, score, table
 from soulchat.safety.normalize import TABLE
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+# holdout4 is the only set no rule was tuned on (see docs/safety.md); the others are tuning data.
+SETS = ("safety_dev.jsonl", "safety_holdout.jsonl", "safety_holdout2.jsonl", "safety_holdout3.jsonl", "safety_holdout4.jsonl")
 
 
 def corpus(n: int) -> list[str]:
     """User turns from the bundled dialogues plus the labelled sets, repeated up to n texts."""
     texts = [t.content for d in read_dialogues(SAMPLE_DIALOGUES) for t in d.turns]
-    for name in ("safety_dev.jsonl", "safety_holdout.jsonl", "safety_holdout2.jsonl"):
+    for name in SETS:
         texts += [r["text"] for r in read_labelled(DATA / name)]
     random.Random(0).shuffle(texts)
     return (texts * (n // len(texts) + 1))[:n]
@@ -49,6 +51,16 @@ def main() -> None:
     print(f"per-turn latency over 5000 turns: median {statistics.median(latencies) * 1e6:.1f} µs, "
           f"p99 {latencies[int(0.99 * len(latencies))] * 1e6:.1f} µs, max {latencies[-1] * 1e6:.1f} µs (goal: median < 1000 µs)")
 
+    replies = [safety.safe_reply(safety.assess(t)) for t in texts[:200]] + texts[:4800]
+    latencies = []
+    for reply in replies:
+        start = time.perf_counter()
+        safety.check_output(reply)
+        latencies.append(time.perf_counter() - start)
+    latencies.sort()
+    print(f"output check latency over {len(replies)} replies: median {statistics.median(latencies) * 1e6:.1f} µs, "
+          f"p99 {latencies[int(0.99 * len(latencies))] * 1e6:.1f} µs")
+
     baseline = re.compile("想死|不想活|自杀")
     start = time.perf_counter()
     for text in texts:
@@ -62,7 +74,7 @@ def main() -> None:
           f"({rules_s:.2f} s, {flagged} flagged); baseline translate+one regex {len(texts) / base_s:,.0f} texts/s; "
           f"ratio {rules_s / base_s:.1f}x baseline time")
 
-    for name in ("safety_dev.jsonl", "safety_holdout.jsonl", "safety_holdout2.jsonl"):
+    for name in SETS:
         rows = read_labelled(DATA / name)
         print(f"\n{name} ({len(rows)} utterances)\n{table(score(rows))}")
 

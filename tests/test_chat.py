@@ -239,7 +239,7 @@ def test_output_check_replaces_a_bad_streamed_reply():
         session = ChatSession(EndpointBackend(server.base_url, model_name="m"), flag_log=log)
         chunks = list(session.send(BENIGN))
 
-    fallback = safety.safe_reply(safety.check_output(HARMFUL_REPLY))
+    fallback = safety.fallback_reply(safety.check_output(HARMFUL_REPLY))
     assert chunks[-1].replaced and chunks[-1].text == fallback and chunks[-1].delta == ""
     assert not any(c.replaced for c in chunks[:-1])
     assert all(not safety.check_output(c.text).flagged for c in chunks[:-1])  # never shown

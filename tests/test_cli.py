@@ -7,7 +7,7 @@ import pytest
 
 from soulchat.cli import main
 
-SUBCOMMANDS = ("demo", "validate", "templates")
+SUBCOMMANDS = ("demo", "samples", "validate", "templates", "rewrite", "build", "train", "eval", "report", "judge", "chat", "web")
 
 
 def test_help_lists_subcommands_and_each_has_help(capsys):
@@ -25,7 +25,7 @@ def test_help_lists_subcommands_and_each_has_help(capsys):
 def test_no_command_and_bad_usage_exit_2(capsys):
     assert main([]) == 2
     with pytest.raises(SystemExit) as exited:
-        main(["demo", "--batch-size", "many"])
+        main(["samples", "--batch-size", "many"])
     assert exited.value.code == 2
 
 
@@ -35,9 +35,9 @@ def test_console_script_is_installed():
     assert done.returncode == 0 and "glm4" in done.stdout and "not prefix-consistent" in done.stdout
 
 
-def test_demo_on_the_bundled_sample(tmp_path, capsys, sample_dialogues):
-    assert main(["demo", "--output", str(tmp_path), "--tokenizer", "trained", "--template", "chatglm2"]) == 0
-    summary = json.loads((tmp_path / "demo-summary.json").read_text())
+def test_samples_of_the_bundled_dialogues(tmp_path, capsys, sample_dialogues):
+    assert main(["samples", "--output", str(tmp_path), "--tokenizer", "trained", "--template", "chatglm2"]) == 0
+    summary = json.loads((tmp_path / "samples-summary.json").read_text())
     assert summary["dialogues"] == len(sample_dialogues)
     assert summary["samples"] == summary["encoded"] == sum(d.rounds for d in sample_dialogues)
     assert len(summary["topics"]) == 12 and summary["dropped"] == 0
@@ -47,11 +47,11 @@ def test_demo_on_the_bundled_sample(tmp_path, capsys, sample_dialogues):
     assert "trained tokens" in err and "[Round 1]" in err
 
 
-def test_demo_reports_rejected_lines_and_goes_on(tmp_path, capsys):
+def test_samples_reports_rejected_lines_and_goes_on(tmp_path, capsys):
     data = tmp_path / "d.jsonl"
     good = {"messages": [{"role": "user", "content": "我好累"}, {"role": "assistant", "content": "辛苦了"}]}
     data.write_text(json.dumps(good, ensure_ascii=False) + "\n{oops\n", encoding="utf-8")
-    assert main(["demo", "--data", str(data), "--output", str(tmp_path / "out"), "--tokenizer", "trained"]) == 0
+    assert main(["samples", "--data", str(data), "--output", str(tmp_path / "out"), "--tokenizer", "trained"]) == 0
     assert f"rejected {data}:2: broken JSON" in capsys.readouterr().err
 
 

@@ -265,7 +265,7 @@ def test_recipes_with_removed_arguments_fail_loudly(key, tmp_path):
 
 def test_command_line_overrides_the_recipe(tmp_path):
     _, data, lora, training = parse_arguments(
-        ["--config", str(RECIPES / "demo-cpu/lora.yaml"), "--output_dir", str(tmp_path),
+        ["--config", str(RECIPES / "tiny-cpu/lora.yaml"), "--output_dir", str(tmp_path),
          "--lora_r", "4", "--mask", "all", "--max_steps", "3"]
     )
     assert (lora.lora_r, lora.lora_alpha, data.mask, training.max_steps) == (4, 32, "all", 3)

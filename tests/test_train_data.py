@@ -125,7 +125,7 @@ def test_length_grouping_pads_less_and_keeps_its_order_per_epoch(tokenizer):
 def test_train_command_runs_a_recipe_and_resumes(tmp_path, capsys):
     from soulchat.cli import main
 
-    recipe = Path(__file__).resolve().parents[1] / "recipes/demo-cpu/lora.yaml"
+    recipe = Path(__file__).resolve().parents[1] / "recipes/tiny-cpu/lora.yaml"
     common = ["train", "--config", str(recipe), "--output", str(tmp_path), "--max_train_samples", "8",
               "--eval_size", "0", "--eval_strategy", "no", "--save_steps", "2", "--disable_tqdm", "true"]
     assert main(common + ["--max-steps", "2"]) == 0

@@ -6,8 +6,8 @@ Per turn (whatever the backend):
    safe-messaging reply (feelings acknowledged, safety asked about, hotlines), and the model's own
    reply is generated in full, checked, and appended only if `safety.check_output` passes;
 2. an unflagged turn streams the model's reply, checking the text shown so far on every piece: a
-   reply that fails the output check stops generating and is replaced by the safe fallback before
-   the failing piece is ever shown;
+   reply that fails the output check stops generating and is replaced by `safety.fallback_reply`
+   (an apology that re-opens listening) before the failing piece is ever shown;
 3. every flag (user turn or model reply) goes to the safety layer's flag log (`SafetyLog`; without
    text in privacy mode) and to the `soulchat.chat` logger (category and rules only).
 
@@ -100,7 +100,8 @@ class ChatSession:
                         record.model_reply = candidate
                         record.model_blocked = verdict.category
                         self._flag("output", verdict, candidate)
-                        shown = safety.safe_reply(verdict, locale=self.locale)
+                        # not a crisis turn: apologise and keep listening (hotlines only if risk-related)
+                        shown = safety.fallback_reply(verdict, locale=self.locale)
                         yield ReplyChunk(shown, "", replaced=True)
                         break
                     record.model_reply = shown = candidate

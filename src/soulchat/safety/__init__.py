@@ -6,6 +6,7 @@
         safety.log_flag(verdict)                      # category, spans, time; no text in privacy mode
         print(safety.safe_reply(verdict))             # acknowledges, asks about safety, gives hotlines
     safety.check_output(model_reply).flagged          # method information / encouragement of harm
+    print(safety.fallback_reply(verdict))             # a non-crisis turn whose model reply failed the check
     print(safety.disclosure())                        # shown before the first message
 
 Rule-based and offline by default (explainable: `verdict.rules`, `verdict.spans`); an optional LLM
@@ -14,7 +15,7 @@ judge gives a second opinion (`safety.judge.LLMJudge`). See docs/safety.md.
 
 from soulchat.safety.detector import Assessment, Detector, assess, first_category
 from soulchat.safety.log import SafetyLog, log_flag
-from soulchat.safety.messages import disclosure, resource_lines, safe_reply
+from soulchat.safety.messages import disclosure, fallback_reply, resource_lines, safe_reply
 from soulchat.safety.output import check_output
 from soulchat.safety.resources import RESOURCES, LocaleResources, Resource, get_resources, load_resources
 from soulchat.safety.rules import CATEGORIES, OUTPUT_CATEGORIES
@@ -31,6 +32,7 @@ __all__ = [
     "assess",
     "check_output",
     "disclosure",
+    "fallback_reply",
     "first_category",
     "get_resources",
     "load_resources",

@@ -75,7 +75,9 @@ class Detector:
         self.hypothetical = re.compile(R.HYPOTHETICAL)
         self.addressee = re.compile(R.ADDRESSEE)
         self.describes_other = re.compile(R.DESCRIBES_OTHER)
-        self.object_before = re.compile(f"[{R.OBJECT_PREPOSITIONS}](?:每个|这个|那个|所有|几个|我的|我)?$")
+        self.object_before = re.compile(f"[{R.OBJECT_PREPOSITIONS}]了?(?:每个|这个|那个|所有|几个|我的|我)?$")
+        self.own_writing = re.compile(R.OWN_WRITING)
+        self.past_story = re.compile(R.PAST_STORY)
 
     # -- public -----------------------------------------------------------------------------
     def assess(self, text: str) -> Assessment:
@@ -85,7 +87,7 @@ class Detector:
         if not self.any_rule.search(norm):
             return NOT_FLAGGED
         masked = self.hard_negatives.sub(lambda m: "□" * len(m.group()), norm)
-        hits = _outermost([hit for hit in self._matches(masked) if hit is not None])
+        hits = self._attempt_story(masked, _outermost([hit for hit in self._matches(masked) if hit is not None]))
         if not hits:
             return NOT_FLAGGED
         order = {name: i for i, name in enumerate(R.CATEGORIES)}
@@ -128,6 +130,8 @@ class Detector:
             inside = self.subject_markers.search(text, start, end)
             subject = "self" if inside is not None and inside.lastgroup == "self" else None
         reported = bool(self.reported.search(sentence))
+        if reported and subject == "other" and self.own_writing.search(sentence):
+            reported = False
         if subject == "self" or (subject is None and not reported):
             if rule.others_only:
                 return None
@@ -135,6 +139,23 @@ class Detector:
         if subject == "other" and not reported and not self.hypothetical.search(sentence):
             return _Hit("third_party_risk", rule.id, start, end)
         return None
+
+    def _attempt_story(self, text: str, hits: list[_Hit]) -> list[_Hit]:
+        """With a past attempt found, ideation words overlapping it ("试图结束自己的生命") or in a
+        clause told in the past ("那次我是真的想死") belong to the attempt, not to today."""
+        attempts = [h for h in hits if h.category == "past_attempt"]
+        if not attempts:
+            return hits
+        kept = []
+        for hit in hits:
+            if hit.category == "suicidal_ideation":
+                if any(a.start < hit.end and hit.start < a.end for a in attempts):
+                    continue
+                clause_start = max(text.rfind(CLAUSE, 0, hit.start), text.rfind(SENTENCE, 0, hit.start)) + 1
+                if self.past_story.search(text, clause_start, hit.start):
+                    continue
+            kept.append(hit)
+        return kept
 
     def _negated(self, clause_prefix: str) -> bool:
         prefix = self.not_negations.sub("□", clause_prefix[-12:])

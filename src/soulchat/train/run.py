@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from ..demo import smollm2
 from ..templates import add_special_tokens, get_template
 from .arguments import (
     DataArguments,
@@ -42,6 +43,8 @@ def load_model_and_tokenizer(model_args: ModelArguments):
         return model, tokenizer
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if model_args.model_name_or_path == smollm2.NAME:  # the demo's real small model, offline
+        model_args.model_name_or_path = str(smollm2.materialize(say=logger.info))
     tokenizer = AutoTokenizer.from_pretrained(
         model_args.tokenizer_name_or_path or model_args.model_name_or_path,
         trust_remote_code=model_args.trust_remote_code,

@@ -1,0 +1,1 @@
+"""The embedded default, `soulchat demo`, and the offline SmolLM2 model it trains."""
