@@ -9,7 +9,6 @@ the turn to train). With `mask="all"`, whole dialogues go to the collator as the
 
 from __future__ import annotations
 
-import inspect
 import logging
 import random
 from pathlib import Path
@@ -118,13 +117,8 @@ def split_for_eval(dataset, size: float, seed: int):
 
 def tokenize_with_lengths(tokenizer, template, data: DataArguments):
     """The collator's `tokenize_function`, plus a `length` column for length-grouped batching."""
-    options = {}
-    if data.mask != "final":
-        if "mask" not in inspect.signature(tokenize_function).parameters:
-            raise ValueError(f"mask={data.mask!r} is not available in this soulchat.collator")
-        options["mask"] = data.mask
     tokenize = tokenize_function(
-        tokenizer, template, data.max_source_length, data.max_target_length, **options
+        tokenizer, template, data.max_source_length, data.max_target_length, mask=data.mask
     )
 
     def tokenize_and_measure(batch):

@@ -138,6 +138,23 @@ def train(
     if lora_args.use_lora and lora_args.merge_lora:
         summary["merged"] = str(trainer.merge_and_save(Path(training_args.output_dir) / "merged"))
     if trainer.args.should_save:
+        write_resolved_recipe(Path(training_args.output_dir), model_args, data_args, lora_args)
         path = Path(training_args.output_dir) / "train_summary.json"
         path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+def write_resolved_recipe(output_dir: Path, *groups) -> Path:
+    """OUTPUT/recipe.yaml: the model, data and LoRA settings this run actually used (recipe plus
+    command-line overrides), for the model card; TrainingArguments are saved by the Trainer."""
+    import dataclasses
+
+    import yaml
+
+    settings: dict = {}
+    for group in groups:
+        settings.update(dataclasses.asdict(group))
+    path = output_dir / "recipe.yaml"
+    text = "# written by soulchat train: the resolved model / data / LoRA settings of this run\n"
+    path.write_text(text + yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
