@@ -68,3 +68,15 @@ def test_round_limits_are_checked_when_asked(tmp_path):
     with pytest.raises(InputError, match="fewer than the minimum 4"):
         list(read_dialogues(path, min_rounds=4))
     assert list(iter_jsonl(path))[0][0] == 1
+
+
+def test_a_torn_last_line_is_skipped_only_when_asked(tmp_path):
+    from soulchat.io import iter_records
+
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"b": 2}\n{"c": 3, "tor')
+    assert [r for _, r in iter_records(path, skip_torn_tail=True)] == [{"a": 1}, {"b": 2}]
+    assert isinstance(list(iter_records(path))[-1][1], InputError)
+    path.write_bytes(b'{"a": 1}\n{broken}\n{"c": 3}')  # a broken line with its newline is bad data
+    records = [r for _, r in iter_records(path, skip_torn_tail=True)]
+    assert isinstance(records[1], InputError) and records[2] == {"c": 3}

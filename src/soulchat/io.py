@@ -35,11 +35,14 @@ class Reject:
         return {"path": self.path, "line": self.line, "reason": self.reason, "raw": self.raw}
 
 
-def iter_records(path: str | Path) -> Iterator[tuple[int, Any]]:
+def iter_records(path: str | Path, *, skip_torn_tail: bool = False) -> Iterator[tuple[int, Any]]:
     """(line number, parsed object or InputError) for each non-blank line: bad lines do not stop
     the reading, the caller decides. A `.json` file holding one JSON array is read too (parsed
     whole, so for small files only; its "line" numbers are 1-based item positions); a `.jsonl`
-    file is always JSON lines, even when each line is a list."""
+    file is always JSON lines, even when each line is a list.
+
+    `skip_torn_tail`: an unreadable last line without its newline is what a killed writer of an
+    append-only log leaves behind, not bad data: it is skipped instead of reported."""
     path = Path(path)
     with path.open("rb") as stream:
         head = stream.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -52,17 +55,18 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, Any]]:
                 continue
             try:
                 yield number, json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except UnicodeDecodeError as error:
-                yield number, InputError(
-                    path, number, f"not valid UTF-8 ({error.reason} at byte {error.start})"
-                )
-            except json.JSONDecodeError as error:
-                yield number, InputError(
-                    path,
-                    number,
-                    f"broken JSON ({error.msg} at column {error.colno}); expected one JSON object "
-                    "per line",
-                )
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                if skip_torn_tail and not raw.endswith(b"\n"):  # only the last line lacks one
+                    return
+                yield number, _line_error(path, number, error)
+
+
+def _line_error(path: Path, number: int, error: Exception) -> InputError:
+    if isinstance(error, UnicodeDecodeError):
+        return InputError(path, number, f"not valid UTF-8 ({error.reason} at byte {error.start})")
+    return InputError(
+        path, number, f"broken JSON ({error.msg} at column {error.colno}); expected one JSON object per line"
+    )
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:

@@ -45,19 +45,7 @@ def _key_hash(key: str) -> int:
 
 def _read_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """Records of a log, with a torn final line (a killed writer) read as nothing at all."""
-    pending: tuple[int, Any] | None = None
-    for number, record in iter_records(path):
-        if pending is not None:
-            yield pending
-        pending = (number, record)
-    if pending is not None and not isinstance(pending[1], InputError):
-        yield pending
-    elif pending is not None:
-        with path.open("rb") as stream:
-            stream.seek(-1, 2)
-            complete = stream.read(1) == b"\n"
-        if complete:  # a complete but broken last line is bad data, not a torn write
-            yield pending
+    return iter_records(path, skip_torn_tail=True)
 
 
 def winning_lines(path: Path) -> np.ndarray:

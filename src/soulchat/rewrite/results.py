@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..io import InputError
+from ..io import InputError, iter_records
 
 RESULTS = "results.jsonl"
 
@@ -42,30 +42,12 @@ def iter_results(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) for each complete line; a torn last line is skipped, a broken line
     anywhere else raises InputError (something other than a crash wrote it)."""
     path = Path(path)
-    with path.open("rb") as stream:
-        pending: tuple[int, bytes] | None = None
-        for number, raw in enumerate(stream, start=1):
-            if pending is not None:
-                yield _parse(path, *pending)
-            pending = (number, raw) if raw.strip() else None
-        if pending is not None:
-            number, raw = pending
-            try:
-                yield _parse(path, number, raw)
-            except InputError:
-                if raw.endswith(b"\n"):
-                    raise
-                return  # torn last line: the write that a kill interrupted
-
-
-def _parse(path: Path, number: int, raw: bytes) -> tuple[int, dict[str, Any]]:
-    try:
-        record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(path, number, f"broken result line ({error}); expected one JSON object per line") from None
-    if not isinstance(record, dict) or "key" not in record or "status" not in record:
-        raise InputError(path, number, "expected a result object with 'key' and 'status'")
-    return number, record
+    for number, record in iter_records(path, skip_torn_tail=True):
+        if isinstance(record, InputError):
+            raise InputError(path, number, f"broken result line: {record.reason}")
+        if not isinstance(record, dict) or "key" not in record or "status" not in record:
+            raise InputError(path, number, "expected a result object with 'key' and 'status'")
+        yield number, record
 
 
 def is_finished(record: dict[str, Any]) -> bool:
@@ -123,9 +105,9 @@ class ResultLog:
                 with self.path.open("r+b") as stream:
                     stream.seek(size - torn)
                     try:  # complete but for its newline: keep it (load() counted it)
-                        _parse(self.path, 0, stream.read())
+                        json.loads(stream.read().decode("utf-8"))
                         stream.write(b"\n")
-                    except InputError:
+                    except (UnicodeDecodeError, json.JSONDecodeError):
                         stream.truncate(size - torn)
         self._stream = self.path.open("a", encoding="utf-8")
         return self
