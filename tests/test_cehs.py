@@ -249,3 +249,15 @@ def test_judge_gives_up_after_max_attempts_and_rerun_retries(tmp_path):
     assert second["failed"] == 0 and second["systems"]["soulchat"]["helpfulness"] == 2.0
     rows = [json.loads(line) for line in (tmp_path / "judgments.jsonl").read_text().splitlines()]
     assert rows[0]["error"].startswith("malformed after 3 attempts: not JSON")
+
+
+def test_judge_cost_comes_from_the_rewrite_price_table_by_default(tmp_path):
+    import openai
+
+    config = JudgeConfig(judges=["gpt-4o-mini", "local-judge"], concurrency=2)
+    with FakeOpenAIServer(scripted_judges) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0)
+        summary = run_judge(judge_items(), tmp_path, client, config)
+    # gpt-4o-mini: $0.15 / $0.60 per 1M tokens in soulchat/rewrite/prices.yaml; local-judge: unlisted, free
+    assert summary["cost_usd"] == pytest.approx((2 * 100 * 0.15 + 2 * 20 * 0.60) / 1e6)
+    assert summary["run_cost_usd"] == pytest.approx(summary["cost_usd"])

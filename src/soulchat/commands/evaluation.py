@@ -70,8 +70,10 @@ def register(commands) -> None:
     judge.add_argument("--max-attempts", type=int, default=3, help="tries when an answer is malformed")
     judge.add_argument("--concurrency", type=int, default=8)
     judge.add_argument("--limit", type=int, help="first N predictions of each file")
-    judge.add_argument("--price-input", type=float, default=0.0, help="USD per 1M prompt tokens")
-    judge.add_argument("--price-output", type=float, default=0.0, help="USD per 1M completion tokens")
+    judge.add_argument("--price-input", type=float, default=None,
+                       help="USD per 1M prompt tokens (default: the judge model's entry in the price table)")
+    judge.add_argument("--price-output", type=float, default=None, help="USD per 1M completion tokens")
+    judge.add_argument("--prices", default=None, help="price table YAML (default: soulchat/rewrite/prices.yaml)")
     judge.set_defaults(handler=run_judge)
 
     cehs = commands.add_parser("cehs", help="CEHS human annotation kit: export blind sheets, import ratings",
@@ -180,7 +182,8 @@ def run_judge(args: argparse.Namespace) -> int:
     records = _read_predictions(args.predictions, args.limit)
     config = JudgeConfig(judges=args.model, samples=args.samples, max_attempts=args.max_attempts,
                          temperature=args.temperature, concurrency=args.concurrency,
-                         price_input=args.price_input, price_output=args.price_output)
+                         price_input=args.price_input, price_output=args.price_output,
+                         prices=args.prices)
     client = openai.OpenAI(base_url=args.base_url, api_key=api_key())
     with _progress(len(records) * len(args.model) * args.samples, "judging") as bar:
         summary = judge_all(records, args.output, client, config, progress=bar)

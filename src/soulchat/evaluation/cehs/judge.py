@@ -8,6 +8,7 @@ appended to `judgments.jsonl` as they arrive, so a rerun continues where it stop
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -75,8 +76,28 @@ class JudgeConfig:
     temperature: float = field(default=0.0, metadata={"help": "judge sampling temperature (raise it for samples > 1)"})
     max_tokens: int = field(default=256, metadata={"help": "answer budget per request"})
     concurrency: int = field(default=8, metadata={"help": "requests in flight at once"})
-    price_input: float = field(default=0.0, metadata={"help": "USD per 1M prompt tokens, for the cost line"})
-    price_output: float = field(default=0.0, metadata={"help": "USD per 1M completion tokens"})
+    price_input: float | None = field(
+        default=None, metadata={"help": "USD per 1M prompt tokens; default: the rewrite runner's price table"}
+    )
+    price_output: float | None = field(
+        default=None, metadata={"help": "USD per 1M completion tokens; default: the price table"}
+    )
+    prices: str | None = field(default=None, metadata={"help": "price table YAML (default: soulchat/rewrite/prices.yaml)"})
+
+    def cost(self, judge: str, usage: Mapping) -> float:
+        """USD for one answer: explicit prices when given, else the judge model's price-table entry
+        (the same table and rules as the rewrite runner's; 0 for a model it does not list)."""
+        prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+        if self.price_input is not None or self.price_output is not None:
+            return (prompt * (self.price_input or 0.0) + completion * (self.price_output or 0.0)) / 1e6
+        return _price_table(self.prices).cost(judge, prompt, completion)
+
+
+@functools.lru_cache(maxsize=4)
+def _price_table(path: str | None):
+    from ...rewrite.costs import PriceTable
+
+    return PriceTable.load(path)
 
 
 def _ask(client, config: JudgeConfig, judge: str, messages: list[dict]) -> dict:
@@ -139,17 +160,20 @@ def run_judge(records: Iterable[Mapping], output: Path, client, config: JudgeCon
         except Exception as error:  # noqa: BLE001 - recorded, retried on rerun; the request itself failed after the client's own retries
             result = {"error": f"{type(error).__name__}: {error}", "attempts": 0, "usage": {}}
         row = {"id": key[0], "model": key[1], "judge": key[2], "sample": key[3], **result}
+        row["cost_usd"] = config.cost(key[2], row.get("usage") or {})
         with lock, log_path.open("a", encoding="utf-8") as stream:
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
         return key, row
 
     failed = 0
+    run_cost = 0.0
     usage = {"prompt_tokens": 0, "completion_tokens": 0}
     with ThreadPoolExecutor(max(1, config.concurrency)) as pool:
         for future in as_completed([pool.submit(work, *job) for job in jobs]):
             key, row = future.result()
             for k in usage:
                 usage[k] += row.get("usage", {}).get(k, 0)
+            run_cost += row["cost_usd"]
             if "scores" in row:
                 done[key] = row
             else:
@@ -159,7 +183,7 @@ def run_judge(records: Iterable[Mapping], output: Path, client, config: JudgeCon
     summary = summarize_judgments(done.values(), config)
     summary.update(
         requested=len(jobs), failed=failed, run_usage=usage,
-        run_cost_usd=(usage["prompt_tokens"] * config.price_input + usage["completion_tokens"] * config.price_output) / 1e6,
+        run_cost_usd=run_cost,
     )
     (output / "cehs.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return summary
@@ -171,11 +195,15 @@ def summarize_judgments(rows: Iterable[Mapping], config: JudgeConfig | None = No
     per_item: dict[tuple, list[dict]] = {}
     per_judge: dict[tuple, list[dict]] = {}
     tokens = {"prompt_tokens": 0, "completion_tokens": 0}
+    cost = 0.0
     for row in rows:
         per_item.setdefault((row.get("model"), row["id"]), []).append(row["scores"])
         per_judge.setdefault((row.get("model"), row["judge"]), []).append(row["scores"])
         for k in tokens:
             tokens[k] += row.get("usage", {}).get(k, 0)
+        cost += row.get("cost_usd") if row.get("cost_usd") is not None else (
+            config.cost(row["judge"], row.get("usage") or {}) if config is not None else 0.0
+        )
 
     def mean(scores: list[dict]) -> dict:
         return {k: sum(s[k] for s in scores) / len(scores) for k in KEYS}
@@ -190,5 +218,5 @@ def summarize_judgments(rows: Iterable[Mapping], config: JudgeConfig | None = No
         "usage": tokens,
     }
     if config is not None:
-        result["cost_usd"] = (tokens["prompt_tokens"] * config.price_input + tokens["completion_tokens"] * config.price_output) / 1e6
+        result["cost_usd"] = cost
     return result
