@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any, Callable, Mapping, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .dialogue import PSYCHOLOGIST, USER, Dialogue, DialogueFormatError, parse_input
 from .templates import ChatTemplate, TemplateError, get_template
+
+if TYPE_CHECKING:  # torch loads on first padding: `soulchat --help` need not wait for it
+    import torch
 
 IGNORE_INDEX = -100
 MASKS = ("final", "all")
@@ -297,6 +298,8 @@ class SoulChatCollator:
         return self.pad(rows)
 
     def pad(self, rows: Sequence[Mapping[str, list[int]]]) -> dict[str, torch.Tensor]:
+        import torch
+
         width = max(len(row["input_ids"]) for row in rows)
         if self.pad_to_multiple_of:
             width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
