@@ -15,7 +15,7 @@ folder as it was. See docs/hub.md.
 from __future__ import annotations
 
 from .corpus import corpus_uploads, push_corpus
-from .model import model_uploads, push_model, render_model_card
+from .model import model_card_text, model_uploads, push_model, render_model_card
 from .run import RunInfo, read_cehs, read_metrics, read_run
 from .upload import PushError, PushResult, Upload
 
@@ -25,6 +25,7 @@ __all__ = [
     "RunInfo",
     "Upload",
     "corpus_uploads",
+    "model_card_text",
     "model_uploads",
     "push_corpus",
     "push_model",

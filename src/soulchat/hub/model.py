@@ -139,6 +139,22 @@ def render_model_card(
     return str(card)
 
 
+def model_card_text(
+    run: RunInfo,
+    repo_id: str,
+    *,
+    corpus_repo: str | None = None,
+    metrics: str | Path | None = None,
+    cehs: str | Path | None = None,
+    cehs_system: str | None = None,
+    license: str | None = None,
+) -> str:
+    """The model card of `run` with the scores read from `soulchat eval` / CEHS files."""
+    scores = read_metrics(metrics) if metrics else None
+    judged = read_cehs(cehs, cehs_system) if cehs else None
+    return render_model_card(run, repo_id, corpus_repo=corpus_repo, metrics=scores, cehs=judged, license=license)
+
+
 def model_uploads(
     output_dir: str | Path,
     repo_id: str,
@@ -160,9 +176,8 @@ def model_uploads(
         raise ValueError(f"{output_dir}: no model here (need config.json or adapter_config.json and weights); "
                          "pass the folder `soulchat train` saved to (its --output), or OUTPUT/merged")
     run = read_run(output_dir, recipe=recipe, base_model=base_model, template=template)
-    scores = read_metrics(metrics) if metrics else None
-    judged = read_cehs(cehs, cehs_system) if cehs else None
-    card = render_model_card(run, repo_id, corpus_repo=corpus_repo, metrics=scores, cehs=judged, license=license)
+    card = model_card_text(run, repo_id, corpus_repo=corpus_repo, metrics=metrics, cehs=cehs,
+                           cehs_system=cehs_system, license=license)
     generated: dict[str, bytes] = {"README.md": card.encode("utf-8"), "generation_config.json": generation_config(output_dir)}
     template_bytes = chat_template(output_dir, run.template)
     if template_bytes is not None:
