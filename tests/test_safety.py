@@ -49,7 +49,8 @@ def test_holdout3_shape():
     rows = read_labelled(DATA / "safety_holdout3.jsonl")
     labels = [r["label"] for r in rows]
     assert len(rows) >= 200 and labels.count(None) >= 80
-    assert set(labels) == {None, *safety.CATEGORIES}
+    # written before threat_to_user became a category
+    assert set(labels) == {None, *safety.CATEGORIES} - {"threat_to_user"}
     assert len({r["text"] for r in rows}) == len(rows)
 
 
@@ -89,8 +90,10 @@ def test_variants_normalize(text):
     assert safety.assess(text).category == "suicidal_ideation"
 
 
-def test_bare_topic_word_is_not_a_disclosure():
-    assert not safety.assess("自 殺").flagged
+def test_bare_topic_word_is_not_a_rule_disclosure():
+    # The rules do not read a bare topic word as a disclosure; the model may (a safety question
+    # in reply to a lone "自杀" is the safe side), so this is a rule-layer property.
+    assert not safety.assess("自 殺", model=False).flagged
 
 
 def test_spans_point_into_original_text():
@@ -285,9 +288,10 @@ def test_judge_adds_a_flag_the_rules_missed():
     answer = json.dumps({"risk": True, "category": "suicidal_ideation", "reason": "暗示告别"}, ensure_ascii=False)
     with FakeOpenAIServer(lambda request: answer) as server:
         judge = LLMJudge(JudgeConfig(base_url=server.base_url, model="judge", api_key="test"))
-        verdict = judge.assess("我把猫送人了，以后大家保重")
+        verdict = judge.assess("今天天气不错")
         assert verdict.flagged and verdict.source == "judge" and verdict.reason == "暗示告别"
-        assert "大家保重" in server.requests[0]["messages"][0]["content"]
+        assert verdict.category == "suicidal_ideation"
+        assert "今天天气不错" in server.requests[0]["messages"][0]["content"]
 
 
 def test_judge_never_clears_a_rule_flag_and_survives_errors():

@@ -32,8 +32,9 @@ class Assessment:
     categories: tuple[str, ...] = ()  # every category that matched, most urgent first
     rules: tuple[str, ...] = ()  # ids of the rules that fired: the explanation
     severity: int = 0  # 0 none, 1 concern, 2 moderate, 3 high, 4 imminent (rules.SEVERITY)
-    source: str = "rules"  # "rules", "judge" or "rules+judge"
+    source: str = "rules"  # "rules", "model" (the n-gram classifier), "judge", or a "+" of them
     reason: str | None = None  # free-text reason from an LLM judge, when one was asked
+    score: float | None = None  # the classifier's P(any risk), when it was asked
 
     @property
     def level(self) -> str:
@@ -59,10 +60,25 @@ class _Hit:
     end: int
 
 
-class Detector:
-    """Compiled rules plus the context logic. `assess` is the module-level shortcut to a default one."""
+_DEFAULT = object()
 
-    def __init__(self, rules: tuple[R.Rule, ...] = R.RULES):
+
+class Detector:
+    """Compiled rules plus the context logic, then the learned n-gram layer for what the rules miss.
+
+    `classifier`: the shipped model by default (`classifier.default_classifier()`), any
+    `NgramClassifier`, or None for the rules alone. The model only *adds* flags: a text the rules
+    flag keeps the rules' category and spans; a text they pass is flagged when the model's
+    P(any risk) reaches its threshold, with the model's category and the n-grams behind it.
+    `assess` is the module-level shortcut to a default detector.
+    """
+
+    def __init__(self, rules: tuple[R.Rule, ...] = R.RULES, classifier=_DEFAULT):
+        if classifier is _DEFAULT:
+            from soulchat.safety.classifier import default_classifier
+
+            classifier = default_classifier()
+        self.classifier = classifier
         self.rules = R.compile_rules(rules)
         # One alternation of every pattern: most texts match nothing and leave after one scan.
         self.any_rule = re.compile("|".join(f"(?:{c.regex.pattern})" for c in self.rules))
@@ -81,15 +97,41 @@ class Detector:
 
     # -- public -----------------------------------------------------------------------------
     def assess(self, text: str) -> Assessment:
+        verdict, declined = self._assess_rules(text)
+        if verdict.flagged or self.classifier is None or not text:
+            return verdict
+        risk, category = self.classifier.risk(text)
+        # Where a rule matched but its context logic declined it (a negation, a hard negative such
+        # as 笑死, news about strangers, a hypothetical), the model must be surer to overrule it.
+        needed = self.classifier.veto_threshold if declined else self.classifier.threshold
+        if risk < needed:
+            return verdict
+        return Assessment(
+            flagged=True,
+            category=category,
+            spans=self.classifier.explain(text, category),
+            categories=(category,),
+            rules=("model",),
+            severity=R.SEVERITY[category],
+            source="model",
+            score=round(risk, 4),
+        )
+
+    def assess_rules(self, text: str) -> Assessment:
+        """The rule layer alone (what `assess` returns when no classifier is set)."""
+        return self._assess_rules(text)[0]
+
+    def _assess_rules(self, text: str) -> tuple[Assessment, bool]:
+        """The rule verdict, and whether a rule pattern matched but its context declined it."""
         if not text:
-            return NOT_FLAGGED
+            return NOT_FLAGGED, False
         norm = normalize(text)
         if not self.any_rule.search(norm):
-            return NOT_FLAGGED
+            return NOT_FLAGGED, False
         masked = self.hard_negatives.sub(lambda m: "□" * len(m.group()), norm)
         hits = self._attempt_story(masked, _outermost([hit for hit in self._matches(masked) if hit is not None]))
         if not hits:
-            return NOT_FLAGGED
+            return NOT_FLAGGED, True
         order = {name: i for i, name in enumerate(R.CATEGORIES)}
         categories = tuple(sorted({h.category for h in hits}, key=order.__getitem__))
         index = offsets(text)
@@ -102,7 +144,7 @@ class Detector:
             categories=categories,
             rules=rules,
             severity=max(R.SEVERITY[c] for c in categories),
-        )
+        ), False
 
     # -- matching ---------------------------------------------------------------------------
     def _matches(self, masked: str) -> Iterable[_Hit | None]:
@@ -124,6 +166,14 @@ class Detector:
             return None
         if self.describes_other.match(text, end) and not text[max(clause_start, start - 4) : start].count("是"):
             return None
+        if rule.victim:  # the user is the object: who the subject is does not matter
+            if self.hypothetical.search(sentence):
+                return None
+            if "我" not in text[start:end]:  # "被家暴了": about whoever is the subject
+                subject = self._subject(text[sentence_start:start], start - clause_start)
+                if subject not in ("self", None) or (subject is None and self.reported.search(sentence)):
+                    return None
+            return _Hit(rule.category, rule.id, start, end)
         subject = self._subject(text[sentence_start:start], start - clause_start)
         if subject is None:
             # "要是我死了…": the speaker can sit inside the matched words themselves
@@ -202,17 +252,19 @@ def default_detector() -> Detector:
 
 
 @overload
-def assess(text: str) -> Assessment: ...
+def assess(text: str, *, model: bool = True) -> Assessment: ...
 @overload
-def assess(text: list[str]) -> list[Assessment]: ...
+def assess(text: list[str], *, model: bool = True) -> list[Assessment]: ...
 
 
-def assess(text):
-    """Crisis assessment of one user turn, or of a list of texts (one pass each, no model)."""
+def assess(text, *, model: bool = True):
+    """Crisis assessment of one user turn, or of a list of texts: the rules, then (unless
+    `model=False`) the shipped n-gram classifier for what they miss. Offline, no GPU."""
     detector = default_detector()
+    check = detector.assess if model else detector.assess_rules
     if isinstance(text, str):
-        return detector.assess(text)
-    return [detector.assess(t) for t in text]
+        return check(text)
+    return [check(t) for t in text]
 
 
 def first_category(assessments: Iterable[Assessment]) -> str | None:

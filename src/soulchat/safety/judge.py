@@ -1,7 +1,7 @@
 """Optional second opinion from an LLM through any OpenAI-compatible endpoint.
 
-The rules stay the first line (fast, offline, explainable). A judge can only *add* a flag the
-rules missed, or confirm one; it never clears a rule flag, because a missed crisis costs more than
+The offline layers stay the first line (rules, then the n-gram model: fast, explainable). A judge
+can only *add* a flag they missed, or confirm one; it never clears a rule flag, because a missed crisis costs more than
 an extra safe reply. If the endpoint fails or answers nonsense, the rule verdict stands.
 """
 
@@ -77,11 +77,12 @@ class LLMJudge:
         )
 
     def assess(self, text: str) -> Assessment:
-        """Rules first; the judge may add a flag (source "judge") or confirm one ("rules+judge")."""
+        """Offline layers first; the judge may add a flag (source "judge") or confirm one ("rules+judge",
+        "model+judge")."""
         rules = assess(text)
         opinion = self.opinion(text)
         if opinion is None:
             return rules
         if rules.flagged:
-            return replace(rules, source="rules+judge", reason=opinion.reason) if opinion.flagged else rules
+            return replace(rules, source=f"{rules.source}+judge", reason=opinion.reason) if opinion.flagged else rules
         return opinion if opinion.flagged else rules

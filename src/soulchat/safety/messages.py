@@ -4,6 +4,14 @@ The reply follows safe-messaging practice in a fixed order: acknowledge the feel
 about safety (asking does not plant the idea; it opens the door), urge reaching out now, list the
 locale's crisis resources, and stay in the conversation. It never names, describes or compares a
 method. Texts are data per language; numbers come from resources.py (overridable per call).
+
+When someone else threatens or abuses the user ("threat_to_user"), the reply acknowledges the fear,
+says it is not their fault, asks directly whether they are safe now and whether the person is
+nearby, urges calling the police in immediate danger and getting to a safe place, lists the
+domestic-violence / protection lines before the general ones, and stays in the conversation.
+
+Languages: "zh" (simplified), "zh-Hant" (traditional, written for Taiwan and Hong Kong readers:
+standard written Chinese, not Cantonese) and "en". zh-TW, zh-HK, zh-MO and zh-Hant* get "zh-Hant".
 """
 
 from __future__ import annotations
@@ -36,6 +44,45 @@ TEXTS = {
         "fallback_sorry": "抱歉，我刚才的回答不太合适，已经撤回了。",
         "fallback_listen": "我想更好地理解你：能再和我说说你现在的感受，或者最近发生了什么吗？我在这里听你说。",
         "fallback_resources": "如果你此刻有伤害自己的想法，或者觉得自己不安全，请随时联系：",
+        "threat_acknowledge": "听到你正在经历这些，我很担心你。被人威胁、跟踪或者伤害，一定非常害怕。"
+        "这不是你的错，你不应该承受这些。",
+        "threat_ask": "我想直接问你：你现在安全吗？那个人现在在你身边，或者就在附近吗？",
+        "threat_urgent": "如果你此刻就有危险，请马上报警，并尽快到一个安全的地方，比如人多的公共场所，"
+        "或者你信任的人身边。下面这些电话可以帮你：",
+        "threat_stay": "你不需要一个人面对这些。我是AI，没办法替你报警，但我会一直在这里陪着你。"
+        "如果现在说话安全，可以告诉我发生了什么；如果担心对方会看到你的手机或聊天记录，请先照顾好自己的安全。",
+    },
+    "zh-Hant": {
+        "acknowledge": "聽到你這樣說，我很心疼，也很擔心你。願意把這麼沉重的感受說出來，真的很不容易。",
+        "ask": "我想直接問你：你現在有沒有傷害自己、或是結束生命的想法或打算？此刻的你安全嗎？",
+        "urgent": "如果你已經做了什麼，或者此刻就有危險，請馬上撥打急救電話，或請身邊的人立刻陪著你，"
+        "並先離開讓你感到危險的地方。",
+        "reach_out": "請現在就聯絡能幫助你的人——你信任的家人、朋友，或專業的心理支持專線，他們願意聽你說：",
+        "stay": "你不需要一個人扛著這些。我是AI，不能取代專業的協助，但我會在這裡陪你聊聊。"
+        "現在你身邊有可以陪著你的人嗎？",
+        "others_acknowledge": "聽起來你現在非常憤怒、非常痛苦，這些情緒一定壓得你很難受。",
+        "others_ask": "我想直接問你：你現在有沒有傷害別人的打算？你覺得自己此刻控制得住嗎？",
+        "others_urgent": "如果你擔心自己會控制不住，請先離開現場，遠離可能傷到人的東西，並立刻聯絡下面的專線；"
+        "如果有人正處在危險中，請馬上報警。",
+        "third_acknowledge": "聽到身邊的人有這樣的想法或經歷，你一定很擔心，也可能很害怕。你認真看待這件事，是對的。",
+        "third_ask": "你可以溫和而直接地問問他/她：是不是有傷害自己或結束生命的想法？好好聽他/她說，"
+        "不批評，也不要答應替他/她保密。",
+        "third_urgent": "如果他/她現在就有危險，請不要讓他/她獨處，並馬上撥打急救電話或報警。也請鼓勵他/她尋求專業協助：",
+        "third_stay": "照顧別人的同時，你自己也需要支持。你現在感覺怎麼樣？",
+        "emergency": "緊急情況",
+        "disclosure": "提醒：這裡的回覆由人工智慧（AI）生成，僅供參考，不能取代輔導人員、醫生等專業人員的協助。"
+        "如果你正處於危機中，或有傷害自己、傷害他人的想法，請立即聯絡：",
+        "check_in": "如果你願意，也可以繼續跟我說說發生了什麼事。",
+        "fallback_sorry": "抱歉，我剛才的回覆不太恰當，已經撤回了。",
+        "fallback_listen": "我想更了解你：可以再跟我說說你現在的感受，或者最近發生了什麼事嗎？我在這裡聽你說。",
+        "fallback_resources": "如果你此刻有傷害自己的想法，或覺得自己不安全，請隨時聯絡：",
+        "threat_acknowledge": "聽到你正在經歷這些，我很擔心你。被人威脅、跟蹤或傷害，一定非常害怕。"
+        "這不是你的錯，你不應該承受這些。",
+        "threat_ask": "我想直接問你：你現在安全嗎？那個人現在在你身邊，或者就在附近嗎？",
+        "threat_urgent": "如果你此刻就有危險，請馬上報警，並盡快到安全的地方，例如人多的公共場所，"
+        "或你信任的人身邊。下面這些專線可以幫你：",
+        "threat_stay": "你不需要一個人面對這些。我是AI，沒辦法替你報警，但我會一直在這裡陪著你。"
+        "如果現在說話安全，可以告訴我發生了什麼事；如果擔心對方會看到你的手機或聊天紀錄，請先顧好自己的安全。",
     },
     "en": {
         "acknowledge": "I'm really sorry you're feeling this way, and I'm worried about you. Thank you for telling me.",
@@ -65,22 +112,50 @@ TEXTS = {
         "or what has been happening? I'm here to listen.",
         "fallback_resources": "If you're having thoughts of hurting yourself, or you don't feel safe, you can "
         "reach out any time:",
+        "threat_acknowledge": "I'm so sorry this is happening to you. Being threatened, followed or hurt by someone "
+        "is frightening. It is not your fault, and you don't deserve this.",
+        "threat_ask": "I want to ask you directly: are you safe right now? Is the person who threatened or hurt you "
+        "with you or nearby?",
+        "threat_urgent": "If you are in danger right now, call the police and get to a safe place: somewhere with "
+        "other people around, or to someone you trust. These services can help:",
+        "threat_stay": "You don't have to face this alone. I'm an AI and can't call for help for you, but I'm here to "
+        "keep talking. If it's safe to talk, you can tell me what's happening; if you're worried the person may "
+        "see your phone or messages, put your own safety first.",
     },
 }
 
 
+# Regions whose written Chinese uses traditional characters.
+_TRADITIONAL_REGIONS = frozenset({"tw", "hk", "mo"})
+
+
 def _texts(locale: str) -> dict[str, str]:
-    return TEXTS.get(locale.split("-")[0], TEXTS["zh"])
+    """zh-TW / zh-HK / zh-MO / zh-Hant* -> "zh-Hant"; other zh -> "zh"; else by language, zh by default."""
+    parts = [part.lower() for part in locale.replace("_", "-").split("-")]
+    if parts[0] == "zh":
+        subtags = set(parts[1:])
+        if "hant" in subtags or (subtags & _TRADITIONAL_REGIONS and "hans" not in subtags):
+            return TEXTS["zh-Hant"]
+    return TEXTS.get(parts[0], TEXTS["zh"])
 
 
-def resource_lines(locale: str = DEFAULT_LOCALE, resources: dict | LocaleResources | None = None) -> list[str]:
+def resource_lines(
+    locale: str = DEFAULT_LOCALE,
+    resources: dict | LocaleResources | None = None,
+    category: str | None = None,
+) -> list[str]:
+    """One "- name：number" line per resource. For category "threat_to_user" the locale's violence lines
+    come first, and an emergency number already listed among them is not repeated."""
     found = get_resources(locale, resources)
     texts = _texts(locale)
-    lines = [f"- {r.line()}" for r in found.hotlines]
-    if found.emergency:
-        separator = "、" if locale.startswith("zh") else ", "
-        numbers = separator.join(f"{r.name} {r.number}" for r in found.emergency)
-        lines.append(f"- {texts['emergency']}：{numbers}" if locale.startswith("zh") else f"- {texts['emergency']}: {numbers}")
+    violence = found.violence if category == "threat_to_user" else ()
+    lines = [f"- {r.line()}" for r in (*violence, *found.hotlines)]
+    shown = {r.number for r in violence}
+    emergency = [r for r in found.emergency if r.number not in shown]
+    if emergency:
+        chinese = locale.startswith("zh")
+        numbers = ("、" if chinese else ", ").join(f"{r.name} {r.number}" for r in emergency)
+        lines.append(f"- {texts['emergency']}：{numbers}" if chinese else f"- {texts['emergency']}: {numbers}")
     return lines
 
 
@@ -93,8 +168,10 @@ def safe_reply(
     texts = _texts(locale)
     category = assessment.category if assessment is not None else None
     severity = assessment.severity if assessment is not None else 2
-    lines = resource_lines(locale, resources)
-    if category == "harm_to_others":
+    lines = resource_lines(locale, resources, category)
+    if category == "threat_to_user":
+        parts = [texts["threat_acknowledge"], texts["threat_ask"], texts["threat_urgent"], *lines, texts["threat_stay"]]
+    elif category == "harm_to_others":
         parts = [texts["others_acknowledge"], texts["others_ask"], texts["others_urgent"], *lines, texts["check_in"]]
     elif category == "third_party_risk":
         parts = [texts["third_acknowledge"], texts["third_ask"], texts["third_urgent"], *lines, texts["third_stay"]]

@@ -113,7 +113,7 @@ class OutputChecker:
                 if self.negation.search(prefix):
                     continue
                 hits.append((rule.category, rule.id, start, end))
-        speaker = default_detector().assess(reply)
+        speaker = default_detector().assess_rules(reply)  # the model learned user turns, not replies
         if not hits and not (speaker.flagged and speaker.category != "third_party_risk"):
             return Assessment(flagged=False)
         index = offsets(reply)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 CATEGORIES = (
     "suicide_preparation",
     "suicide_plan",
+    "threat_to_user",
     "harm_to_others",
     "suicidal_ideation",
     "past_attempt",
@@ -38,6 +39,7 @@ OUTPUT_CATEGORIES = ("method_information", "encourages_harm")
 SEVERITY = {
     "suicide_preparation": 4,  # acting now or about to: means at hand, farewell, on the roof
     "suicide_plan": 3,
+    "threat_to_user": 3,  # someone threatens or abuses the user: their safety is at stake now
     "harm_to_others": 3,
     "suicidal_ideation": 2,
     "past_attempt": 2,
@@ -72,6 +74,7 @@ VOCAB = {
         r"公公|岳父|岳母|姐姐|哥哥|弟弟|妹妹|孩子|小孩|儿子|女儿|宝宝|小三|男的|女的|家伙|男人|女人|老头|学生)|人)"
     ),
     "KILL": r"(?:杀了|杀死|弄死|砍死|捅死|掐死|打死|毒死|烧死|宰了|干掉|砍了|捅了|揍死|勒死|撞死|杀|砍|捅|推下楼)",
+    "THREAT_VERB": r"(?:杀了|杀死|弄死|砍死|捅死|掐死|打死|毒死|烧死|宰了|弄残|打残|泼硫酸|杀|砍|捅|废了|毁了|弄)",
     "PAST": r"(?:[0-9两三四五六七八九十几]+(?:个月|年|周|天)前|曾经|以前|之前|上次|上个月|上周|前几天|前阵子|去年|前年|小时候|初中|高中|大学|那年|那时|几年前|有一次|两次|好几次|多次|那次)",
 }
 
@@ -85,6 +88,7 @@ class Rule:
     needs: str | None = None
     others_only: bool = False
     unless: str | None = None  # a harmless purpose in the same sentence cancels it ("买了木炭周末烧烤")
+    victim: bool = False  # the user is the object ("他说要杀了我"): whoever the subject is, it is about the user
 
 
 R = Rule
@@ -152,6 +156,21 @@ RULES: tuple[Rule, ...] = (
       r"(?:方式|方法|办法)[^，。]{0,4}(?:走|死|离开)得?(?:最|比较)?(?:没有?痛苦|不痛苦?|不疼|轻松|舒服|安详|体面)|"
       r"(?:烧炭|上吊|割腕|跳楼|自杀)[^。]{0,8}(?:需要什么|要多久|多久|怎么弄|怎么做|疼不疼|痛不痛|会不会(?:痛|疼))|"
       r"多久(?:才)?(?:会|能)(?:失去意识|死|没命|断气)"),
+    # --- threats and violence against the user ---------------------------------------------
+    # Explicit threat speech only: "我妈知道了会打死我的" is everyday hyperbole, "他扬言要杀了我" is not.
+    R("threat.kill", "threat_to_user",
+      r"(?:扬言|威胁|恐吓|放话|警告|说要|说会|说过要|说迟早|发誓要|嚷着要|喊着要)[^，。]{0,6}(?:%THREAT_VERB%我|把我(?:给)?%THREAT_VERB%)|"
+      r"(?:拿|用|举着|握着)(?:着)?(?:刀|菜刀|刀子|剪刀|棍子|铁棍|枪|绳子)[^，。]{0,6}(?:对着|指着|架在|抵着|比着|砍|捅|追|吓唬|威胁)我|"
+      r"(?:掐|勒)(?:住)?(?:了)?我的?脖子|要(?:跟|和)我同归于尽|(?:不放过|不会放过)我(?:的)?(?:家人)?|"
+      r"我[^，。]{0,2}(?:怕|害怕|担心)(?:他|她|他们)[^，。]{0,4}(?:会|要)[^，。]{0,3}(?:%THREAT_VERB%我|把我(?:给)?%THREAT_VERB%)",
+      victim=True),
+    R("threat.abuse", "threat_to_user",
+      r"(?:又|天天|经常|总是|一直|每次|老是|动不动就|一喝酒就|喝醉了就|喝了酒就|喝多了就|又一次|再次|还是)[^，。]{0,3}"
+      r"(?:打我|揍我|踢我|扇我|抽我|掐我|推我|家暴我|虐待我|拿[^，。]{0,3}打我|把我打)|"
+      r"(?:被|遭到|遭受)(?:了)?(?:他|她|老公|丈夫|男朋友|男友|前夫|前男友|爸爸?|父亲|继父|妈妈?|家人)?(?:家暴|家庭暴力|虐待|性侵|强奸|殴打|暴打|毒打|跟踪|猥亵)|"
+      r"家暴我|(?:把|将)我(?:打得|打到|打成|揍得|揍到)|打得我(?:住院|流血|出血|骨折|鼻青脸肿|满脸是血|站不起来)|"
+      r"(?:强奸|性侵|猥亵)(?:了)?我|(?:一直|天天|每天|总是)(?:在)?(?:跟踪|尾随|蹲守)我|(?:把我|我被)(?:锁|关)在(?:家|房间|屋)里(?:不让(?:我)?出(?:去|门))?",
+      victim=True),
     # --- harm to others -----------------------------------------------------------------
     R("others.kill", "harm_to_others",
       r"(?:想|要|会|真想|恨不得|打算|准备|计划|决定|控制不住(?:想)?|忍不住(?:想)?)[^，。]{0,4}%KILL%%PERSON%"),
