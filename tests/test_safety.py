@@ -121,7 +121,16 @@ def test_full_width_and_traditional():
     ],
 )
 def test_hard_negatives(text):
-    assert safety.assess(text) == safety.Assessment(flagged=False)
+    # the rules see nothing, and the model no crisis; "我在划手机" may still earn the gentle
+    # check-in question (划手 is a self-harm phrase to a character model), which is not a flag
+    assert safety.assess(text, model=False) == safety.Assessment(flagged=False)
+    assert not safety.assess(text).flagged
+
+
+@pytest.mark.parametrize("text", ["你好", "哈喽～", "在吗", "谢谢你听我说", "今天天气不错", "嗯嗯", "好的我试试"])
+def test_small_talk_gets_neither_flag_nor_check_in(text):
+    verdict = safety.assess(text)
+    assert not verdict.flagged and not verdict.check_in, verdict
 
 
 def test_most_urgent_category_wins():

@@ -8,6 +8,9 @@ Per turn (whatever the backend):
 2. an unflagged turn streams the model's reply, checking the text shown so far on every piece: a
    reply that fails the output check stops generating and is replaced by `safety.fallback_reply`
    (an apology that re-opens listening) before the failing piece is ever shown;
+   When the turn was not flagged but the n-gram model saw some sign of risk (`check_in`), the
+   model's reply is followed by `safety.check_in_note`: one gentle, direct question about safety
+   and one hotline, at most once every CHECK_IN_GAP turns so that it never becomes a refrain;
 3. every flag (user turn or model reply) goes to the safety layer's flag log (`SafetyLog`; without
    text in privacy mode) and to the `soulchat.chat` logger (category and rules only).
 
@@ -25,6 +28,7 @@ from typing import Iterator
 from .backends import ChatBackendError, GenerationSettings
 
 logger = logging.getLogger("soulchat.chat")
+CHECK_IN_GAP = 4  # turns between two gentle check-ins (a safe reply counts as one)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class TurnRecord:
     model_reply: str = ""  # the model's own reply as generated (shown or not)
     model_blocked: str | None = None  # category that made the output check fail, else None
     backend_error: str | None = None  # the model failed after a safe reply was already given
+    check_in: bool = False  # the gentle safety question was added to the model's reply
 
 
 @dataclass
@@ -57,6 +62,7 @@ class ChatSession:
     session_id: str | None = None  # tags flag records, so one conversation's flags can be found
     history: list[tuple[str, str]] = field(default_factory=list)
     last_turn: TurnRecord | None = None
+    _last_safety_turn: int | None = field(default=None, repr=False)  # history index of the last safe reply / check-in
 
     # -- conversation ---------------------------------------------------------
     def send(self, text: str) -> Iterator[ReplyChunk]:
@@ -71,6 +77,7 @@ class ChatSession:
         history = list(self.history)
         user_check = safety.assess(text)
         if user_check.flagged:
+            self._last_safety_turn = len(history)
             record.user_category = user_check.category
             self._flag("user", user_check, text)
             shown = safety.safe_reply(user_check, locale=self.locale)
@@ -113,6 +120,13 @@ class ChatSession:
             # Sampling can leave leading/trailing whitespace; the history keeps the clean text.
             if record.model_blocked is None:
                 shown = shown.strip()
+                recent = self._last_safety_turn is not None and len(history) - self._last_safety_turn < CHECK_IN_GAP
+                if user_check.check_in and not recent:
+                    record.check_in = True
+                    self._last_safety_turn = len(history)
+                    addition = ("\n\n" if shown else "") + safety.check_in_note(self.locale)
+                    shown += addition
+                    yield ReplyChunk(shown, addition)
         record.reply = shown
         self.history.append((text, shown))
 
@@ -126,6 +140,7 @@ class ChatSession:
     def reset(self) -> None:
         self.history.clear()
         self.last_turn = None
+        self._last_safety_turn = None
 
     # -- export ---------------------------------------------------------------
     def to_messages(self) -> list[dict[str, str]]:

@@ -38,7 +38,15 @@ TRAIN_SETS = (
     "tests/data/safety_train_t5.jsonl",
     "tests/data/safety_train_t6.jsonl",
     "tests/data/safety_train_t7.jsonl",
+    "tests/data/safety_train_t8.jsonl",
+    "tests/data/safety_train_t9.jsonl",
+    "tests/data/safety_train_t10.jsonl",
+    "tests/data/safety_train_t11.jsonl",
+    "tests/data/safety_background.jsonl",
 )
+
+# Ordinary counseling traffic: the false-alarm rate of the crisis reply is bounded on these.
+BACKGROUND_SETS = ("tests/data/safety_train_t6.jsonl", "tests/data/safety_background.jsonl")
 
 
 def register(commands) -> None:
@@ -64,9 +72,16 @@ def register(commands) -> None:
                        help="labelled sets to train on (default: the TRAIN_SETS list, from the repository root)")
     train.add_argument("--out", type=Path, required=True, help="where to write the model (.npz)")
     train.add_argument("--target-recall", type=float, default=0.95,
-                       help="the threshold is the highest whose leave-one-set-out recall of the model alone reaches "
-                       "this (default: %(default)s)")
-    train.add_argument("--threshold", type=float, default=None, help="use this threshold instead of choosing one")
+                       help="the check-in threshold is the highest whose leave-one-set-out recall of the model alone "
+                       "reaches this (default: %(default)s)")
+    train.add_argument("--max-background-alarms", type=float, default=0.05,
+                       help="the flag threshold is the lowest at which at most this share of the ordinary messages "
+                       "in --background sets (held out) get the crisis reply (default: %(default)s)")
+    train.add_argument("--background", nargs="+", default=list(BACKGROUND_SETS),
+                       help="sets of ordinary messages with (almost) no risk, for --max-background-alarms "
+                       "(default: %(default)s)")
+    train.add_argument("--threshold", type=float, default=None,
+                       help="use this flag threshold (and check-in threshold) instead of choosing them")
     train.set_defaults(handler=run_train)
 
 
@@ -117,7 +132,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..safety.classifier import TrainConfig, fit, out_of_fold, pick_threshold
+    from ..safety.classifier import TrainConfig, fit, lowest_threshold_within, out_of_fold, pick_threshold
     from ..safety.detector import Detector
 
     paths = args.data or [Path(p) for p in TRAIN_SETS]
@@ -125,11 +140,11 @@ def run_train(args: argparse.Namespace) -> int:
     rows = [r for rs in sets.values() for r in rs]
     say(f"soulchat safety train: {len(rows)} labelled texts from {len(sets)} sets")
     config = TrainConfig()
-    threshold = args.threshold
+    threshold = check_threshold = args.threshold
     cv = {}
     if threshold is None:
         if len(sets) < 2:
-            raise ValueError("choosing a threshold needs at least two labelled sets (leave-one-set-out); pass --threshold")
+            raise ValueError("choosing thresholds needs at least two labelled sets (leave-one-set-out); pass --threshold")
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(sets), desc="leave-one-set-out", unit="fold", file=sys.stderr)
@@ -137,22 +152,34 @@ def run_train(args: argparse.Namespace) -> int:
         bar.close()
         gold = [r["label"] is not None for rs in sets.values() for r in rs]
         pooled = [s for name in sets for s in oof[name]]
-        threshold = pick_threshold(gold, pooled, args.target_recall)
+        check_threshold = pick_threshold(gold, pooled, args.target_recall)
+        background = [s for name in sets if name in set(map(str, args.background))
+                      for s, r in zip(oof[name], sets[name]) if r["label"] is None]
+        if background:
+            threshold = max(check_threshold, lowest_threshold_within(background, args.max_background_alarms))
+        else:
+            say("  no --background set among the data: the flag threshold is the check-in threshold")
+            threshold = check_threshold
         rules = Detector(classifier=None)
         for name, rs in sets.items():
             g = [r["label"] is not None for r in rs]
-            model_flags = [s >= threshold for s in oof[name]]
-            both = [m or rules.assess_rules(r["text"]).flagged for m, r in zip(model_flags, rs)]
-            cv[name] = {"model": _pr(g, model_flags), "rules_or_model": _pr(g, both)}
-            say(f"  {name}: model alone P {cv[name]['model'][0]:.3f} R {cv[name]['model'][1]:.3f}; "
-                f"rules or model P {cv[name]['rules_or_model'][0]:.3f} R {cv[name]['rules_or_model'][1]:.3f}")
-        say(f"threshold {threshold:.2f} (highest with out-of-fold recall >= {args.target_recall} for the model alone)")
+            ruled = [rules.assess_rules(r["text"]).flagged for r in rs]
+            flags = [s >= threshold or f for s, f in zip(oof[name], ruled)]
+            responses = [s >= check_threshold or f for s, f in zip(oof[name], ruled)]
+            cv[name] = {"flagged": _pr(g, flags), "safety_response": _pr(g, responses),
+                        "negatives": len(g) - sum(g), "negatives_flagged": sum(f and not x for f, x in zip(flags, g))}
+            say(f"  {name}: flagged P {cv[name]['flagged'][0]:.3f} R {cv[name]['flagged'][1]:.3f}; "
+                f"flagged or check-in P {cv[name]['safety_response'][0]:.3f} R {cv[name]['safety_response'][1]:.3f}")
+        say(f"check-in threshold {check_threshold:.2f} (highest with out-of-fold recall >= {args.target_recall}, model alone); "
+            f"flag threshold {threshold:.2f} (lowest with <= {args.max_background_alarms:.0%} of held-out ordinary "
+            "messages flagged)")
     files = {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
     model = fit([r["text"] for r in rows], [r["label"] for r in rows], config, threshold=threshold,
-                meta={"train_files": files, "cross_validation": cv})
+                check_threshold=check_threshold, meta={"train_files": files, "cross_validation": cv})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
-    say(f"wrote {args.out} ({len(model.vocab)} n-grams, threshold {threshold:.2f})")
+    say(f"wrote {args.out} ({len(model.vocab)} features, flag threshold {threshold:.2f}, "
+        f"check-in threshold {check_threshold:.2f})")
     return 0
 
 

@@ -15,7 +15,7 @@ judge gives a second opinion (`safety.judge.LLMJudge`). See docs/safety.md.
 
 from soulchat.safety.detector import Assessment, Detector, assess, first_category
 from soulchat.safety.log import SafetyLog, log_flag
-from soulchat.safety.messages import disclosure, fallback_reply, resource_lines, safe_reply
+from soulchat.safety.messages import check_in_note, disclosure, fallback_reply, resource_lines, safe_reply
 from soulchat.safety.output import check_output
 from soulchat.safety.resources import RESOURCES, LocaleResources, Resource, get_resources, load_resources
 from soulchat.safety.rules import CATEGORIES, OUTPUT_CATEGORIES
@@ -30,6 +30,7 @@ __all__ = [
     "Resource",
     "SafetyLog",
     "assess",
+    "check_in_note",
     "check_output",
     "disclosure",
     "fallback_reply",

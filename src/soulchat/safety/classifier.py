@@ -34,13 +34,30 @@ BIAS = "\x00bias"
 MODEL_FILE = "crisis_ngram.npz"
 
 
-def ngrams(norm: str, orders: Sequence[int] = (1, 2, 3, 4)) -> Iterable[tuple[str, int]]:
-    """(n-gram, start) pairs of a normalized text; "^"/"$" mark the text's ends."""
+def ngrams(norm: str, orders: Sequence[int] = (1, 2, 3, 4), skips: Sequence[int] = ()) -> Iterable[tuple[str, int]]:
+    """(feature, start) pairs of a normalized text; "^"/"$" mark the text's ends.
+
+    Features are the character n-grams of each order, and for each gap d in `skips` the pair of
+    characters d apart written "a_b" ("不_活" from 不想活): negations and intents that sit a
+    word away from the verb."""
     padded = f"^{norm}$"
     length = len(padded)
     for n in orders:
         for i in range(0, length - n + 1):
             yield padded[i : i + n], i - 1  # position in `norm` (the "^" is at -1)
+    for d in skips:
+        for i in range(0, length - d):
+            yield f"{padded[i]}_{padded[i + d]}", i - 1
+    # how long the message is (in buckets: 1-3, 4-7, 8-15, ... characters): a bare "哈喽" is not
+    # evidence of anything, and the bias alone must not decide it
+    yield f"\x00len{min(len(norm), 255).bit_length()}", -1
+
+
+def feature_length(feature: str) -> int:
+    """How many characters of the text a feature covers (a skip pair covers its gap too)."""
+    if (len(feature) == 3 and feature[1] == "_") or feature.startswith("\x00"):
+        return 0  # skip pairs and length buckets are evidence, but not a span worth showing
+    return len(feature)
 
 
 @dataclass
@@ -51,6 +68,8 @@ class TrainConfig:
     steps: int = 400
     learning_rate: float = 0.5
     risk_weight: float = 1.0  # loss weight of a risk example relative to a "none" example
+    skips: tuple[int, ...] = ()  # character pairs this far apart, as extra features
+    scale: bool = False  # features 1/sqrt(number of n-grams): long messages do not pile up evidence
 
 
 class NgramClassifier:
@@ -58,29 +77,42 @@ class NgramClassifier:
 
     def __init__(self, vocab: dict[str, int], weights: np.ndarray, threshold: float = 0.5,
                  orders: Sequence[int] = (1, 2, 3, 4), classes: Sequence[str] = CLASSES, meta: dict | None = None,
-                 veto_threshold: float | None = None):
+                 veto_threshold: float | None = None, check_threshold: float | None = None):
         if weights.shape != (len(vocab), len(classes)):
             raise ValueError(f"weights shape {weights.shape} does not match {len(vocab)} n-grams x {len(classes)} classes")
         self.vocab = vocab
         self.weights = weights.astype(np.float32, copy=False)
         self.threshold = float(threshold)
         # the score needed to flag a text whose rule match was declined by context (negation, news…)
-        self.veto_threshold = float(veto_threshold if veto_threshold is not None else max(threshold, 0.9))
+        self.veto_threshold = float(veto_threshold if veto_threshold is not None else max(threshold, 0.95))
+        # at or above this (and below `threshold`) the text is not flagged but earns a gentle check-in
+        self.check_threshold = float(check_threshold if check_threshold is not None else threshold)
+        if not 0.0 < self.check_threshold <= self.threshold:
+            raise ValueError(f"check_threshold {self.check_threshold} must be in (0, threshold={self.threshold}]")
         self.orders = tuple(orders)
         self.classes = tuple(classes)
         self.meta = dict(meta or {})
+        self.scale = bool(self.meta.get("scale", False))
+        self.skips = tuple(self.meta.get("skips", ()))
         self._bias = vocab[BIAS]
 
     # -- features ----------------------------------------------------------------------------
     def _ids(self, norm: str) -> list[int]:
         vocab = self.vocab
-        found = {vocab[g] for g, _ in ngrams(norm, self.orders) if g in vocab}
+        found = {vocab[g] for g, _ in ngrams(norm, self.orders, self.skips) if g in vocab}
         found.add(self._bias)
         return list(found)
 
     # -- prediction --------------------------------------------------------------------------
     def logits(self, text: str) -> np.ndarray:
-        return self.weights[self._ids(normalize(text))].sum(axis=0)
+        ids = self._ids(normalize(text))
+        if not self.scale:
+            return self.weights[ids].sum(axis=0)
+        rest = [i for i in ids if i != self._bias]
+        z = self.weights[self._bias].copy()
+        if rest:
+            z += self.weights[rest].sum(axis=0) / np.sqrt(len(rest))
+        return z
 
     def proba(self, text: str) -> np.ndarray:
         z = self.logits(text)
@@ -105,7 +137,7 @@ class NgramClassifier:
             if row is None:
                 continue
             gain = float(self.weights[row, column] - self.weights[row, 0])
-            if gain > 0 and len(gram.strip("^$")) >= 2 and gram not in scored:  # a single character explains little
+            if gain > 0 and feature_length(gram.strip("^$")) >= 2 and gram not in scored:  # a single character explains little
                 scored[gram] = (gain, start)
         index = offsets(text)
         spans: list[tuple[int, int, str]] = []
@@ -123,7 +155,8 @@ class NgramClassifier:
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         grams = sorted(self.vocab, key=self.vocab.__getitem__)
-        header = {"threshold": self.threshold, "veto_threshold": self.veto_threshold, "orders": list(self.orders), "classes": list(self.classes), "meta": self.meta}
+        header = {"threshold": self.threshold, "veto_threshold": self.veto_threshold,
+                  "check_threshold": self.check_threshold, "orders": list(self.orders), "classes": list(self.classes), "meta": self.meta}
         with open(path, "wb") as handle:
             np.savez_compressed(
                 handle,
@@ -140,11 +173,11 @@ class NgramClassifier:
             header = json.loads(str(data["header"]))
         vocab = {g: i for i, g in enumerate(grams)}
         return cls(vocab, weights, header["threshold"], header["orders"], header["classes"], header.get("meta"),
-                   header.get("veto_threshold"))
+                   header.get("veto_threshold"), header.get("check_threshold"))
 
 
 def fit(texts: Sequence[str], labels: Sequence[str | None], config: TrainConfig | None = None,
-        threshold: float = 0.5, meta: dict | None = None) -> NgramClassifier:
+        threshold: float = 0.5, meta: dict | None = None, check_threshold: float | None = None) -> NgramClassifier:
     """Train on (text, category-or-None) pairs. Deterministic: the same data gives the same model."""
     config = config or TrainConfig()
     if len(texts) != len(labels):
@@ -152,20 +185,23 @@ def fit(texts: Sequence[str], labels: Sequence[str | None], config: TrainConfig 
     unknown = sorted({str(label) for label in labels if label is not None and label not in CATEGORIES})
     if unknown:
         raise ValueError(f"unknown labels {unknown}; expected one of {list(CATEGORIES)} or None")
-    grams_per_text = [sorted({g for g, _ in ngrams(normalize(t), config.orders)}) for t in texts]
+    grams_per_text = [sorted({g for g, _ in ngrams(normalize(t), config.orders, config.skips)}) for t in texts]
     counts: dict[str, int] = {}
     for grams in grams_per_text:
         for g in grams:
             counts[g] = counts.get(g, 0) + 1
     vocabulary = [BIAS] + sorted(g for g, c in counts.items() if c >= config.min_count)
     vocab = {g: i for i, g in enumerate(vocabulary)}
-    rows, cols = [], []
+    rows, cols, vals = [], [], []
     for r, grams in enumerate(grams_per_text):
-        ids = [0] + [vocab[g] for g in grams if g in vocab]
-        rows.extend([r] * len(ids))
-        cols.extend(ids)
+        ids = [vocab[g] for g in grams if g in vocab]
+        value = 1.0 / np.sqrt(len(ids)) if config.scale and ids else 1.0
+        rows.extend([r] * (len(ids) + 1))
+        cols.extend([0, *ids])
+        vals.extend([1.0] + [value] * len(ids))
     rows_a = np.asarray(rows, dtype=np.int64)
     cols_a = np.asarray(cols, dtype=np.int64)
+    vals_a = np.asarray(vals)[:, None]
     n, v, c = len(texts), len(vocab), len(CLASSES)
     y = np.array([CLASSES.index(label if label is not None else NONE) for label in labels])
     sample_weight = np.where(y == 0, 1.0, config.risk_weight)
@@ -181,13 +217,13 @@ def fit(texts: Sequence[str], labels: Sequence[str | None], config: TrainConfig 
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     starts = np.searchsorted(rows_a, np.arange(n))
     for step in range(1, config.steps + 1):
-        z = np.add.reduceat(weights[cols_a], starts, axis=0)
+        z = np.add.reduceat(weights[cols_a] * vals_a, starts, axis=0)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
         g_rows = (p - onehot) * sample_weight[:, None]
         grad = np.empty_like(weights)
-        per_entry = g_rows[rows_a]
+        per_entry = g_rows[rows_a] * vals_a
         for k in range(c):
             grad[:, k] = np.bincount(cols_a, weights=per_entry[:, k], minlength=v)
         grad += decay * weights
@@ -198,7 +234,8 @@ def fit(texts: Sequence[str], labels: Sequence[str | None], config: TrainConfig 
         weights -= config.learning_rate * 0.01 * m_hat / (np.sqrt(s_hat) + eps)
     info = {"examples": n, "ngrams": v, **config.__dict__, **(meta or {})}
     info["orders"] = list(config.orders)
-    return NgramClassifier(vocab, weights, threshold, config.orders, CLASSES, info)
+    info["skips"] = list(config.skips)
+    return NgramClassifier(vocab, weights, threshold, config.orders, CLASSES, info, check_threshold=check_threshold)
 
 
 _shipped: NgramClassifier | None = None
@@ -250,3 +287,15 @@ def pick_threshold(gold: Sequence[bool], scores: Sequence[float], target_recall:
         if recall >= target_recall:
             best = tau
     return best
+
+
+def lowest_threshold_within(scores: Sequence[float], max_rate: float) -> float:
+    """The lowest threshold (grid of 0.01) at which at most `max_rate` of `scores` (all from texts
+    without risk) reach it: how often ordinary messages may get the crisis reply."""
+    if not scores:
+        raise ValueError("no background text to bound the false-alarm rate on")
+    for step in range(1, 100):
+        tau = step / 100
+        if sum(1 for s in scores if s >= tau) / len(scores) <= max_rate:
+            return tau
+    return 0.99

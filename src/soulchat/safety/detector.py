@@ -35,6 +35,8 @@ class Assessment:
     source: str = "rules"  # "rules", "model" (the n-gram classifier), "judge", or a "+" of them
     reason: str | None = None  # free-text reason from an LLM judge, when one was asked
     score: float | None = None  # the classifier's P(any risk), when it was asked
+    # not flagged, but the model saw some sign of risk: the reply should gently ask about safety
+    check_in: bool = False
 
     @property
     def level(self) -> str:
@@ -104,12 +106,19 @@ class Detector:
         # Where a rule matched but its context logic declined it (a negation, a hard negative such
         # as 笑死, news about strangers, a hypothetical), the model must be surer to overrule it.
         needed = self.classifier.veto_threshold if declined else self.classifier.threshold
-        if risk < needed:
+        if risk < self.classifier.check_threshold or (declined and risk < needed):
             return verdict
+        # The model must point at words: a score carried by the prior alone ("哈喽") is no evidence.
+        spans = self.classifier.explain(text, category)
+        if not spans:
+            return verdict
+        if risk < needed:
+            return Assessment(flagged=False, spans=spans, categories=(category,), source="model",
+                              score=round(risk, 4), check_in=True)
         return Assessment(
             flagged=True,
             category=category,
-            spans=self.classifier.explain(text, category),
+            spans=spans,
             categories=(category,),
             rules=("model",),
             severity=R.SEVERITY[category],

@@ -2,7 +2,9 @@
 
 Per category, a prediction counts when the *primary* category equals the label (strict: calling
 a plan "ideation" is a miss for suicide_plan). "any_risk" is the binary question that decides
-whether the safe reply is shown: flagged or not, whatever the category.
+whether the safe reply is shown: flagged or not, whatever the category. "safety_response" also
+counts the gentle check-in question a turn gets when the model saw some sign of risk without
+reaching the flag threshold (`Assessment.check_in`).
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ def score(rows: Iterable[dict], detect: Callable[[list[str]], list[Assessment]] 
     rows = list(rows)
     predictions = detect([r["text"] for r in rows])
     scores: dict[str, Score] = {}
-    for name in (*CATEGORIES, "any_risk", "user_risk"):
+    for name in (*CATEGORIES, "any_risk", "user_risk", "safety_response"):
         tp = fp = fn = 0
         for row, pred in zip(rows, predictions):
             if name == "any_risk":
                 gold, guess = row["label"] is not None, pred.flagged
+            elif name == "safety_response":  # flagged (crisis reply) or a gentle check-in question
+                gold, guess = row["label"] is not None, pred.flagged or pred.check_in
             elif name == "user_risk":  # the user themselves at risk (or a danger to others)
                 gold = row["label"] not in (None, "third_party_risk")
                 guess = pred.flagged and pred.category != "third_party_risk"
