@@ -41,7 +41,11 @@ def register(commands) -> None:
     rules.add_argument("--keep-self-reference", action="store_true",
                        help="do not reject a psychologist that calls itself an AI or claims a human identity")
     rules.add_argument("--crisis-policy", choices=CRISIS_POLICIES, default="drop",
-                       help="dialogues flagged by soulchat.safety.assess: drop, keep and tag, or off (default: %(default)s)")
+                       help="dialogues flagged by soulchat.safety.assess (its rules, unless --crisis-model): drop, keep "
+                       "and tag, or off (default: %(default)s)")
+    rules.add_argument("--crisis-model", action="store_true",
+                       help="also use the safety layer's n-gram model: a wider net with more false alarms "
+                       "(2-8%% of ordinary counseling turns)")
     rules.add_argument("--no-privacy-scrub", action="store_true", help="keep phone numbers, ids, emails, addresses")
     rules.add_argument("--dedup", choices=DEDUP_MODES, default="near", help="duplicate removal (default: %(default)s)")
     rules.add_argument("--near-threshold", type=float, default=0.8,
@@ -70,7 +74,7 @@ def run_build(args: argparse.Namespace) -> int:
     clean = CleanConfig(
         min_rounds=args.min_rounds, max_rounds=args.max_rounds, rounds_for_files=args.rounds_for_files,
         require_stop=not args.allow_unfinished, self_reference=not args.keep_self_reference,
-        crisis_policy=args.crisis_policy, scrub_privacy=not args.no_privacy_scrub, dedup=args.dedup,
+        crisis_policy=args.crisis_policy, crisis_model=args.crisis_model, scrub_privacy=not args.no_privacy_scrub, dedup=args.dedup,
         near_threshold=args.near_threshold,
     )
     build = BuildConfig(
