@@ -236,7 +236,7 @@ def test_key_index_first_writer_wins_across_flushes():
     assert index.get_many([20, 60, 50, 40]) == [3, None, 4, 0]
 
 
-def test_default_crisis_detector_is_the_rule_layer_unless_asked():
+def test_default_crisis_detector_is_the_rule_layer_unless_asked(tmp_path):
     from soulchat.clean.pipeline import default_crisis_detector
 
     # the n-gram model flags this; the rules do not (see docs/safety.md, the learned layer)
@@ -246,4 +246,4 @@ def test_default_crisis_detector_is_the_rule_layer_unless_asked():
     assert safety.assess(text).flagged and not safety.assess(text, model=False).flagged
     assert not default_crisis_detector()(text).flagged
     assert default_crisis_detector(model=True)(text).flagged
-    assert Cleaner(CleanConfig(crisis_model=True, dedup="off"), work_dir="unused").detector(text).flagged
+    assert Cleaner(CleanConfig(crisis_model=True, dedup="off"), work_dir=tmp_path).detector(text).flagged
