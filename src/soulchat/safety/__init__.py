@@ -9,8 +9,11 @@
     print(safety.fallback_reply(verdict))             # a non-crisis turn whose model reply failed the check
     print(safety.disclosure())                        # shown before the first message
 
-Rule-based and offline by default (explainable: `verdict.rules`, `verdict.spans`); an optional LLM
-judge gives a second opinion (`safety.judge.LLMJudge`). See docs/safety.md.
+Offline: hand-written rules first (explainable: `verdict.rules`, `verdict.spans`), then a character
+n-gram model for what they miss (`source="model"`, `score`, `spans` = the n-grams behind it; a weaker
+signal sets `verdict.check_in`, answered with `safety.check_in_note()`); `assess(text, model=False)`
+is the rule layer alone. An optional LLM judge gives a second opinion (`safety.judge.LLMJudge`).
+See docs/safety.md for the figures.
 """
 
 from soulchat.safety.detector import Assessment, Detector, assess, first_category

@@ -1,4 +1,4 @@
-"""Rule-based crisis detection: what matched, where, about whom, and how urgent.
+"""Crisis detection: the rules (what matched, where, about whom, how urgent), then the n-gram model.
 
 For every rule match the detector asks three questions, in this order:
 1. Is it negated right before ("我从来没想过自杀", "我不会伤害自己")? Then it is ignored.
