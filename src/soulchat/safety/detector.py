@@ -8,6 +8,10 @@ For every rule match the detector asks three questions, in this order:
    hypothetical mention about someone else is ignored; about the user it still counts.
 A match about the user gives its rule's category; a match about someone the user knows (a friend,
 a parent) gives "third_party_risk"; a match about strangers, characters or "you" is ignored.
+Rules marked `victim` (threats and abuse aimed at the user) skip question 2 when "我" is their object.
+
+When the rules find nothing, the learned layer (classifier.py) may flag the text or ask for a gentle
+check-in; see `Detector`.
 """
 
 from __future__ import annotations
