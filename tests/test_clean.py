@@ -7,7 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from soulchat.clean import CleanConfig, Cleaner, iter_candidates, scrub_privacy, self_reference
+from soulchat.clean import (
+    CleanConfig,
+    Cleaner,
+    iter_candidates,
+    scrub_privacy,
+    self_reference,
+)
 from soulchat.clean.dedup import NearDuplicateIndex
 
 USER_LINES = [
@@ -57,8 +63,7 @@ def result(key: str, text: str | None, *, status="ok", finish_reason="stop", top
 def write_log(folder, records, torn_tail: str = "") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "results.jsonl", "w", encoding="utf-8") as stream:
-        for record in records:
-            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        stream.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
         stream.write(torn_tail)
 
 

@@ -15,7 +15,14 @@ import pytest
 from soulchat import safety
 from soulchat.commands.safety import TRAIN_SETS
 from soulchat.safety.classifier import (
-    NgramClassifier, TrainConfig, default_classifier, fit, lowest_threshold_within, ngrams, out_of_fold, pick_threshold,
+    NgramClassifier,
+    TrainConfig,
+    default_classifier,
+    fit,
+    lowest_threshold_within,
+    ngrams,
+    out_of_fold,
+    pick_threshold,
     shipped_model_path,
 )
 from soulchat.safety.detector import Detector
@@ -228,7 +235,7 @@ def test_blind_sets_hold_their_first_look_figures(name):
 
 
 def test_safety_command_checks_and_evaluates(tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "soulchat.cli", "safety", *a],  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "soulchat.cli", "safety", *a],
                                     capture_output=True, text=True, cwd=ROOT, check=True)
     out = run("check", "我不想活了", "今天吃了火锅").stdout.splitlines()
     first, second = (json.loads(line) for line in out)
@@ -248,5 +255,5 @@ def test_safety_train_command_writes_a_loadable_model(tmp_path):
     assert 0 < model.check_threshold <= model.threshold < 1 and set(model.meta["cross_validation"]) == {
         "tests/data/safety_holdout.jsonl", "tests/data/safety_holdout2.jsonl"}
     failed = subprocess.run([sys.executable, "-m", "soulchat.cli", "safety", "train", "--data", "nope.jsonl",
-                             "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+                             "--out", str(out)], check=False, capture_output=True, text=True, cwd=ROOT)
     assert failed.returncode != 0 and "nope.jsonl: no such labelled set" in failed.stderr

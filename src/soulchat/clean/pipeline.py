@@ -12,9 +12,10 @@ import functools
 import os
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..dialogue import PSYCHOLOGIST, USER, Dialogue, DialogueFormatError, Turn
 from .dedup import NearDuplicateIndex
@@ -293,7 +294,7 @@ class Cleaner:
                 return outcome
             self._ids.seek(0, 2)
             self._id_offsets.append(self._ids.tell())
-            self._ids.write(f"{dialogue.id}\n".encode("utf-8"))
+            self._ids.write(f"{dialogue.id}\n".encode())
         return outcome
 
     def _repair(self, dialogue: Dialogue) -> None:

@@ -116,7 +116,7 @@ def run_eval(args: argparse.Namespace) -> int:
     else:
         detector = default_detector()
     check = detector.assess_rules if args.rules_only else detector.assess
-    detect = lambda texts: [check(t) for t in texts]  # noqa: E731
+    detect = lambda texts: [check(t) for t in texts]
     report = {}
     for name, rows in _read(args.files).items():
         scores = score(rows, detect)
@@ -132,7 +132,13 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..safety.classifier import TrainConfig, fit, lowest_threshold_within, out_of_fold, pick_threshold
+    from ..safety.classifier import (
+        TrainConfig,
+        fit,
+        lowest_threshold_within,
+        out_of_fold,
+        pick_threshold,
+    )
     from ..safety.detector import Detector
 
     paths = args.data or [Path(p) for p in TRAIN_SETS]

@@ -18,18 +18,30 @@ See docs/safety.md for the figures.
 
 from soulchat.safety.detector import Assessment, Detector, assess, first_category
 from soulchat.safety.log import SafetyLog, log_flag
-from soulchat.safety.messages import check_in_note, disclosure, fallback_reply, resource_lines, safe_reply
+from soulchat.safety.messages import (
+    check_in_note,
+    disclosure,
+    fallback_reply,
+    resource_lines,
+    safe_reply,
+)
 from soulchat.safety.output import check_output
-from soulchat.safety.resources import RESOURCES, LocaleResources, Resource, get_resources, load_resources
+from soulchat.safety.resources import (
+    RESOURCES,
+    LocaleResources,
+    Resource,
+    get_resources,
+    load_resources,
+)
 from soulchat.safety.rules import CATEGORIES, OUTPUT_CATEGORIES
 
 __all__ = [
-    "Assessment",
     "CATEGORIES",
-    "Detector",
-    "LocaleResources",
     "OUTPUT_CATEGORIES",
     "RESOURCES",
+    "Assessment",
+    "Detector",
+    "LocaleResources",
     "Resource",
     "SafetyLog",
     "assess",

@@ -18,10 +18,10 @@ file can be rebuilt from the data and a test checks that it is.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -31,33 +31,20 @@ from soulchat.safety.rules import CATEGORIES
 NONE = "none"
 CLASSES = (NONE, *CATEGORIES)
 BIAS = "\x00bias"
+LENGTH = "\x00len"  # features that are not text (bias, length bucket) start with NUL
 MODEL_FILE = "crisis_ngram.npz"
 
 
-def ngrams(norm: str, orders: Sequence[int] = (1, 2, 3, 4), skips: Sequence[int] = ()) -> Iterable[tuple[str, int]]:
-    """(feature, start) pairs of a normalized text; "^"/"$" mark the text's ends.
-
-    Features are the character n-grams of each order, and for each gap d in `skips` the pair of
-    characters d apart written "a_b" ("不_活" from 不想活): negations and intents that sit a
-    word away from the verb."""
+def ngrams(norm: str, orders: Sequence[int] = (1, 2, 3, 4)) -> Iterable[tuple[str, int]]:
+    """(feature, start) pairs of a normalized text: its character n-grams of each order ("^"/"$" mark
+    the text's ends), then one message-length bucket (1-3, 4-7, 8-15, ... characters), so that a bare
+    "哈喽" is decided by its length, not by the bias alone."""
     padded = f"^{norm}$"
     length = len(padded)
     for n in orders:
-        for i in range(0, length - n + 1):
+        for i in range(length - n + 1):
             yield padded[i : i + n], i - 1  # position in `norm` (the "^" is at -1)
-    for d in skips:
-        for i in range(0, length - d):
-            yield f"{padded[i]}_{padded[i + d]}", i - 1
-    # how long the message is (in buckets: 1-3, 4-7, 8-15, ... characters): a bare "哈喽" is not
-    # evidence of anything, and the bias alone must not decide it
-    yield f"\x00len{min(len(norm), 255).bit_length()}", -1
-
-
-def feature_length(feature: str) -> int:
-    """How many characters of the text a feature covers (a skip pair covers its gap too)."""
-    if (len(feature) == 3 and feature[1] == "_") or feature.startswith("\x00"):
-        return 0  # skip pairs and length buckets are evidence, but not a span worth showing
-    return len(feature)
+    yield f"{LENGTH}{min(len(norm), 255).bit_length()}", -1
 
 
 @dataclass
@@ -68,8 +55,6 @@ class TrainConfig:
     steps: int = 400
     learning_rate: float = 0.5
     risk_weight: float = 1.0  # loss weight of a risk example relative to a "none" example
-    skips: tuple[int, ...] = ()  # character pairs this far apart, as extra features
-    scale: bool = False  # features 1/sqrt(number of n-grams): long messages do not pile up evidence
 
 
 class NgramClassifier:
@@ -92,27 +77,18 @@ class NgramClassifier:
         self.orders = tuple(orders)
         self.classes = tuple(classes)
         self.meta = dict(meta or {})
-        self.scale = bool(self.meta.get("scale", False))
-        self.skips = tuple(self.meta.get("skips", ()))
         self._bias = vocab[BIAS]
 
     # -- features ----------------------------------------------------------------------------
     def _ids(self, norm: str) -> list[int]:
         vocab = self.vocab
-        found = {vocab[g] for g, _ in ngrams(norm, self.orders, self.skips) if g in vocab}
+        found = {vocab[g] for g, _ in ngrams(norm, self.orders) if g in vocab}
         found.add(self._bias)
         return list(found)
 
     # -- prediction --------------------------------------------------------------------------
     def logits(self, text: str) -> np.ndarray:
-        ids = self._ids(normalize(text))
-        if not self.scale:
-            return self.weights[ids].sum(axis=0)
-        rest = [i for i in ids if i != self._bias]
-        z = self.weights[self._bias].copy()
-        if rest:
-            z += self.weights[rest].sum(axis=0) / np.sqrt(len(rest))
-        return z
+        return self.weights[self._ids(normalize(text))].sum(axis=0)
 
     def proba(self, text: str) -> np.ndarray:
         z = self.logits(text)
@@ -137,7 +113,8 @@ class NgramClassifier:
             if row is None:
                 continue
             gain = float(self.weights[row, column] - self.weights[row, 0])
-            if gain > 0 and feature_length(gram.strip("^$")) >= 2 and gram not in scored:  # a single character explains little
+            # a single character explains little; the length bucket is not in the text
+            if gain > 0 and len(gram.strip("^$")) >= 2 and not gram.startswith(LENGTH) and gram not in scored:
                 scored[gram] = (gain, start)
         index = offsets(text)
         spans: list[tuple[int, int, str]] = []
@@ -166,7 +143,7 @@ class NgramClassifier:
             )
 
     @classmethod
-    def load(cls, path: str | Path) -> "NgramClassifier":
+    def load(cls, path: str | Path) -> NgramClassifier:
         with np.load(path, allow_pickle=False) as data:
             grams = [str(g) for g in data["grams"]]
             weights = data["weights"].astype(np.float32)
@@ -185,23 +162,20 @@ def fit(texts: Sequence[str], labels: Sequence[str | None], config: TrainConfig 
     unknown = sorted({str(label) for label in labels if label is not None and label not in CATEGORIES})
     if unknown:
         raise ValueError(f"unknown labels {unknown}; expected one of {list(CATEGORIES)} or None")
-    grams_per_text = [sorted({g for g, _ in ngrams(normalize(t), config.orders, config.skips)}) for t in texts]
+    grams_per_text = [sorted({g for g, _ in ngrams(normalize(t), config.orders)}) for t in texts]
     counts: dict[str, int] = {}
     for grams in grams_per_text:
         for g in grams:
             counts[g] = counts.get(g, 0) + 1
     vocabulary = [BIAS] + sorted(g for g, c in counts.items() if c >= config.min_count)
     vocab = {g: i for i, g in enumerate(vocabulary)}
-    rows, cols, vals = [], [], []
+    rows, cols = [], []
     for r, grams in enumerate(grams_per_text):
-        ids = [vocab[g] for g in grams if g in vocab]
-        value = 1.0 / np.sqrt(len(ids)) if config.scale and ids else 1.0
-        rows.extend([r] * (len(ids) + 1))
-        cols.extend([0, *ids])
-        vals.extend([1.0] + [value] * len(ids))
+        ids = [0] + [vocab[g] for g in grams if g in vocab]
+        rows.extend([r] * len(ids))
+        cols.extend(ids)
     rows_a = np.asarray(rows, dtype=np.int64)
     cols_a = np.asarray(cols, dtype=np.int64)
-    vals_a = np.asarray(vals)[:, None]
     n, v, c = len(texts), len(vocab), len(CLASSES)
     y = np.array([CLASSES.index(label if label is not None else NONE) for label in labels])
     sample_weight = np.where(y == 0, 1.0, config.risk_weight)
@@ -217,13 +191,13 @@ def fit(texts: Sequence[str], labels: Sequence[str | None], config: TrainConfig 
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     starts = np.searchsorted(rows_a, np.arange(n))
     for step in range(1, config.steps + 1):
-        z = np.add.reduceat(weights[cols_a] * vals_a, starts, axis=0)
+        z = np.add.reduceat(weights[cols_a], starts, axis=0)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
         g_rows = (p - onehot) * sample_weight[:, None]
         grad = np.empty_like(weights)
-        per_entry = g_rows[rows_a] * vals_a
+        per_entry = g_rows[rows_a]
         for k in range(c):
             grad[:, k] = np.bincount(cols_a, weights=per_entry[:, k], minlength=v)
         grad += decay * weights
@@ -234,7 +208,6 @@ def fit(texts: Sequence[str], labels: Sequence[str | None], config: TrainConfig 
         weights -= config.learning_rate * 0.01 * m_hat / (np.sqrt(s_hat) + eps)
     info = {"examples": n, "ngrams": v, **config.__dict__, **(meta or {})}
     info["orders"] = list(config.orders)
-    info["skips"] = list(config.skips)
     return NgramClassifier(vocab, weights, threshold, config.orders, CLASSES, info, check_threshold=check_threshold)
 
 

@@ -17,11 +17,18 @@ check-in; see `Detector`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable, overload
+from typing import overload
 
 from soulchat.safety import rules as R
-from soulchat.safety.normalize import CLAUSE, SENTENCE, normalize, offsets, original_span
+from soulchat.safety.normalize import (
+    CLAUSE,
+    SENTENCE,
+    normalize,
+    offsets,
+    original_span,
+)
 
 Span = tuple[int, int, str]
 
@@ -226,7 +233,7 @@ class Detector:
 
     def _subject(self, sentence_prefix: str, clause_length: int) -> str | None:
         """"self", "other" (someone the user knows), "generic" (strangers, you, characters) or None."""
-        blank = lambda m: "□" * len(m.group())  # noqa: E731 - same length keeps positions
+        blank = lambda m: "□" * len(m.group())
         prefix = self.addressee.sub(blank, self.object_self.sub(blank, sentence_prefix))
         markers = []
         for m in self.subject_markers.finditer(prefix):

@@ -10,9 +10,9 @@ reaching the flag threshold (`Assessment.check_in`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from soulchat.safety.detector import Assessment, assess
 from soulchat.safety.rules import CATEGORIES

@@ -59,7 +59,7 @@ class LLMJudge:
             content = response.choices[0].message.content or ""
         except Exception:  # any transport or API error: the rules decide alone
             return None
-        found = re.search(r"\{.*\}", content, re.S)
+        found = re.search(r"\{.*\}", content, re.DOTALL)
         if not found:
             return None
         try:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from soulchat.safety import rules as R
 from soulchat.safety.detector import Assessment, default_detector
-from soulchat.safety.normalize import CLAUSE, SENTENCE, normalize, offsets, original_span
+from soulchat.safety.normalize import (
+    CLAUSE,
+    SENTENCE,
+    normalize,
+    offsets,
+    original_span,
+)
 
 DEATH = r"自杀|轻生|死|致命|致死|结束生命|跳楼|上吊|割腕|烧炭|安眠药|过量|不再醒来"
 # A whole container or handful of pills is a method even without a number ("一次吞下一整瓶安眠药").
