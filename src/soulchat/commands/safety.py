@@ -190,7 +190,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _pr(gold: list[bool], pred: list[bool]) -> tuple[float, float]:
-    tp = sum(g and p for g, p in zip(gold, pred))
-    fp = sum(p and not g for g, p in zip(gold, pred))
-    fn = sum(g and not p for g, p in zip(gold, pred))
-    return (tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0)
+    """(precision, recall) of binary predictions, with the evaluation module's conventions."""
+    from ..safety.evaluation import Score
+
+    found = Score(tp=sum(g and p for g, p in zip(gold, pred)), fp=sum(p and not g for g, p in zip(gold, pred)),
+                  fn=sum(g and not p for g, p in zip(gold, pred)))
+    return found.precision, found.recall
