@@ -26,6 +26,9 @@ template writes `<|role|>\\n content`, whose space is the SentencePiece dummy pr
 own tokenizer (see ChatGLM3Template); the test pins that this space and the generation prompt's
 `\\n` are the only differences. ChatGLM3's ids come from its SentencePiece model through remote
 code, which neither runs on transformers 5 nor can be had offline.
+
+For the released SoulChat model (`soulchat-chatglm`): the rows equal those of ChatGLM-6B's
+`ptuning/main.py` on the text scutcyr/SoulChat's demo builds, but for the trained `<sop>`.
 """
 
 from __future__ import annotations
@@ -154,3 +157,30 @@ def test_chatglm3_differs_from_its_official_template_only_by_the_sentencepiece_s
     whole = tokenizer.apply_chat_template(messages, tokenize=False)
     assert whole == sentencepiece_spaces(prompt + reply)
     assert template.render_target(reply, tokenizer) == reply + tokenizer.eos_token  # the official last-reply stop
+
+
+# ---------------------------------------------------------------------- the released SoulChat
+def soulchat_app_input(history, query) -> str:
+    """scutcyr/SoulChat `soulchat_app.py` (commit cd69d25), restated: the text it sends to
+    ChatGLM-6B's chat() as the query, with no history."""
+    if not history:
+        return "用户：" + query + "\n心理咨询师："
+    context = "\n".join(f"用户：{u}\n心理咨询师：{p}" for u, p in history)
+    return context + "\n用户：" + query + "\n心理咨询师："
+
+
+@pytest.mark.parametrize("n", ROUNDS)
+def test_soulchat_chatglm_rows_are_the_released_models_training_rows(n, conversations, trained_tokenizer):
+    """THUDM/ChatGLM-6B `ptuning/main.py` builds a_ids + [gMASK, <sop>] + b_ids + [<eop>] and trains
+    from <sop> on; soulchat-chatglm trains from the reply on (<sop> is always in the prompt)."""
+    tokenizer = trained_tokenizer
+    history, query, reply = parts(conversations[n])
+    special = tokenizer.get_added_vocab()
+    text_ids = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    a_ids, b_ids = text_ids(soulchat_app_input(history, query)), text_ids(reply)
+    ids = a_ids + [special["[gMASK]"], special["<sop>"]] + b_ids + [special["<eop>"]]
+    row = encode_example({"messages": conversations[n]}, tokenizer, "soulchat-chatglm")
+    assert row["input_ids"] == ids
+    assert row["labels"] == [IGNORE_INDEX] * (len(a_ids) + 2) + b_ids + [special["<eop>"]]
+    assert get_template("soulchat-chatglm").render_prompt(history, query) == (
+        soulchat_app_input(history, query) + "[gMASK]<sop>")
