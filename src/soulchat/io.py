@@ -43,7 +43,7 @@ def iter_records(path: str | Path, *, skip_torn_tail: bool = False) -> Iterator[
 
     `skip_torn_tail`: an unreadable last line without its newline is what a killed writer of an
     append-only log leaves behind, not bad data: it is skipped instead of reported."""
-    path = Path(path)
+    path = require_file(path)
     with path.open("rb") as stream:
         head = stream.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
         stream.seek(0)
@@ -55,18 +55,82 @@ def iter_records(path: str | Path, *, skip_torn_tail: bool = False) -> Iterator[
                 continue
             try:
                 yield number, json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 if skip_torn_tail and not raw.endswith(b"\n"):  # only the last line lacks one
                     return
-                yield number, _line_error(path, number, error)
+                yield number, _line_error(path, number, error, raw)
 
 
-def _line_error(path: Path, number: int, error: Exception) -> InputError:
+def _line_error(path: Path, number: int | None, error: Exception, raw: bytes = b"") -> InputError:
     if isinstance(error, UnicodeDecodeError):
-        return InputError(path, number, f"not valid UTF-8 ({error.reason} at byte {error.start})")
-    return InputError(
-        path, number, f"broken JSON ({error.msg} at column {error.colno}); expected one JSON object per line"
-    )
+        return InputError(path, number, not_utf8(error, raw))
+    if isinstance(error, RecursionError):
+        return InputError(path, number, "JSON nested too deeply to read (more than about 900 levels)")
+    if isinstance(error, json.JSONDecodeError):
+        return InputError(
+            path, number, f"broken JSON ({error.msg} at column {error.colno}); expected one JSON object per line"
+        )
+    return InputError(path, number, f"unreadable JSON ({error})")
+
+
+def not_utf8(error: UnicodeDecodeError, raw: bytes = b"") -> str:
+    """What to tell about text that is not UTF-8; Excel and Notepad on Chinese Windows write GBK."""
+    reason = f"not valid UTF-8 ({error.reason} at byte {error.start})"
+    if raw:
+        try:
+            raw.decode("gb18030")
+        except UnicodeDecodeError:
+            return reason
+        return reason + "; it reads as GBK/GB18030: save it as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)"
+    return reason
+
+
+def require_file(path: str | Path) -> Path:
+    """`path` as a Path when it is a readable file; InputError saying what it is otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(path, None, "is a folder; expected a file")
+    if not path.exists():
+        raise InputError(path, None, "no such file")
+    return path
+
+
+def read_text(path: str | Path) -> str:
+    """A whole UTF-8 text file (a BOM is dropped); InputError names the file and what is wrong."""
+    path = require_file(path)
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise InputError(path, line, not_utf8(error, raw)) from None
+
+
+def read_json(path: str | Path, what: str = "a JSON file") -> Any:
+    """One JSON document; broken, too deeply nested or non-UTF-8 text raises InputError(file, line)."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(path, error.lineno, f"broken JSON ({error.msg} at column {error.colno}); expected {what}") from None
+    except (ValueError, RecursionError) as error:
+        raise _line_error(Path(path), None, error) from None
+
+
+def read_yaml(path: str | Path, what: str = "a YAML file") -> Any:
+    """One YAML document; a syntax error raises InputError with the line the parser stopped at."""
+    import yaml
+
+    text = read_text(path)
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = " ".join(str(part) for part in (error.context, error.problem) if part)
+        raise InputError(path, line, f"not valid YAML ({problem}); expected {what}") from None
+    except (yaml.YAMLError, RecursionError) as error:
+        raise InputError(path, None, f"not valid YAML ({type(error).__name__}); expected {what}") from None
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
@@ -80,13 +144,13 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
 def _iter_json_array(path: Path, data: bytes) -> Iterator[tuple[int, Any]]:
     try:
         items = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as error:
-        yield 1, InputError(path, None, f"not valid UTF-8 ({error.reason} at byte {error.start})")
-        return
     except json.JSONDecodeError as error:
         yield error.lineno, InputError(
             path, error.lineno, f"broken JSON ({error.msg} at column {error.colno})"
         )
+        return
+    except (ValueError, RecursionError) as error:
+        yield 1, _line_error(path, None, error, data)
         return
     if not isinstance(items, list):
         yield 1, InputError(path, None, "expected a JSON array or JSON lines")

@@ -174,10 +174,13 @@ def read_recipe(path: str | Path) -> dict:
     A relative `deepspeed` path that does not exist from the working directory is looked up next to
     the recipe, so recipes can point at configs beside them.
     """
-    import yaml
+    from ..io import InputError, read_yaml
 
     path = Path(path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = read_yaml(path, "a recipe: a YAML mapping of argument names to values") or {}
+    except InputError as error:
+        raise RecipeError(str(error)) from None
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a YAML mapping of argument names to values")
     known = field_names()
