@@ -212,3 +212,43 @@ def dialogue_from_record(record: Any) -> Dialogue:
         "expected an object with 'messages' (a list of {role, content}) or 'text', or a list of "
         "messages; got " + (f"keys {sorted(record)}" if isinstance(record, dict) else type(record).__name__)
     )
+
+
+# ---------------------------------------------------------------------------------- model folders
+_WEIGHTS = ("*.safetensors", "pytorch_model*.bin", "*.gguf", "*.pt", "*.pth", "tf_model.h5", "flax_model.msgpack")
+_TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
+def model_source(name: str, *, what: str = "--model", tokenizer_only: bool = False) -> tuple[str, bool]:
+    """(name, local) for a model argument, checked before transformers sees it.
+
+    A local folder must hold a model (config.json and weights, as `save_pretrained` writes) and a
+    tokenizer, else InputError says which is missing. Anything shaped like a path that does not
+    exist is "no such folder", not a hub error. Only an `org/name` id that is not a local path is
+    left to the Hugging Face Hub (local=False); its cache is used when it holds the model."""
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(path, None, f"{what}: is a file; expected a model folder (config.json, weights, tokenizer)")
+        if not tokenizer_only and not (path / "config.json").is_file():
+            if (path / "adapter_config.json").is_file():
+                raise InputError(path, None, f"{what}: holds a LoRA adapter, not a model; pass the base model "
+                                 "and this folder as --adapter, or the merged model (OUTPUT/merged)")
+            raise InputError(path, None, f"{what}: holds no model (no config.json); expected a folder "
+                             "written by save_pretrained, e.g. the output of `soulchat train`")
+        if not tokenizer_only and not any(next(path.glob(pattern), None) for pattern in _WEIGHTS):
+            raise InputError(path, None, f"{what}: holds no weights (no *.safetensors or pytorch_model*.bin)")
+        if not any((path / file).is_file() for file in _TOKENIZER):
+            raise InputError(path, None, f"{what}: holds no tokenizer (no tokenizer.json or tokenizer_config.json); "
+                             "save the tokenizer next to the model")
+        return str(path), True
+    parts = name.split("/")
+    hub_id = (len(parts) == 2 and all(parts) and not name.startswith((".", "~"))
+              and all(part.replace("-", "").replace("_", "").replace(".", "").isalnum() for part in parts))
+    if not hub_id:
+        raise InputError(path, None, f"{what}: no such folder (expected a local model folder, or a Hugging Face "
+                         "model id such as Qwen/Qwen2.5-7B-Instruct)")
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(name, "tokenizer_config.json" if tokenizer_only else "config.json")
+    return name, isinstance(cached, str)  # in the cache: no network call at all
