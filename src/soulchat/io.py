@@ -219,7 +219,7 @@ _WEIGHTS = ("*.safetensors", "pytorch_model*.bin", "*.gguf", "*.pt", "*.pth", "t
 _TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
 
 
-def model_source(name: str, *, what: str = "--model", tokenizer_only: bool = False) -> tuple[str, bool]:
+def model_source(name: str, *, what: str = "--model", model: bool = True, tokenizer: bool = True) -> tuple[str, bool]:
     """(name, local) for a model argument, checked before transformers sees it.
 
     A local folder must hold a model (config.json and weights, as `save_pretrained` writes) and a
@@ -230,15 +230,15 @@ def model_source(name: str, *, what: str = "--model", tokenizer_only: bool = Fal
     if path.exists():
         if not path.is_dir():
             raise InputError(path, None, f"{what}: is a file; expected a model folder (config.json, weights, tokenizer)")
-        if not tokenizer_only and not (path / "config.json").is_file():
+        if model and not (path / "config.json").is_file():
             if (path / "adapter_config.json").is_file():
                 raise InputError(path, None, f"{what}: holds a LoRA adapter, not a model; pass the base model "
                                  "and this folder as --adapter, or the merged model (OUTPUT/merged)")
             raise InputError(path, None, f"{what}: holds no model (no config.json); expected a folder "
                              "written by save_pretrained, e.g. the output of `soulchat train`")
-        if not tokenizer_only and not any(next(path.glob(pattern), None) for pattern in _WEIGHTS):
+        if model and not any(next(path.glob(pattern), None) for pattern in _WEIGHTS):
             raise InputError(path, None, f"{what}: holds no weights (no *.safetensors or pytorch_model*.bin)")
-        if not any((path / file).is_file() for file in _TOKENIZER):
+        if tokenizer and not any((path / file).is_file() for file in _TOKENIZER):
             raise InputError(path, None, f"{what}: holds no tokenizer (no tokenizer.json or tokenizer_config.json); "
                              "save the tokenizer next to the model")
         return str(path), True
@@ -250,5 +250,5 @@ def model_source(name: str, *, what: str = "--model", tokenizer_only: bool = Fal
                          "model id such as Qwen/Qwen2.5-7B-Instruct)")
     from huggingface_hub import try_to_load_from_cache
 
-    cached = try_to_load_from_cache(name, "tokenizer_config.json" if tokenizer_only else "config.json")
+    cached = try_to_load_from_cache(name, "config.json" if model else "tokenizer_config.json")
     return name, isinstance(cached, str)  # in the cache: no network call at all
