@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     name = " ".join(filter(None, (args.command, getattr(args, "action", None) or getattr(args, "kind", None))))
     try:
+        check_output(args)
         return args.handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -40,8 +41,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def check_output(args: argparse.Namespace) -> None:
+    """Every `--output` is a folder: an existing file there is bad usage, named before any work."""
+    from pathlib import Path
+
+    output = getattr(args, "output", None)
+    if isinstance(output, (str, Path)) and Path(output).exists() and not Path(output).is_dir():
+        raise UsageError(f"--output {output}: is a file; expected a folder (it is created when missing)")
+
+
 def describe(error: BaseException) -> str:
     """One line for an error that reached the command line."""
+    if type(error).__module__.split(".")[0] == "openai":  # a request no command caught: say what failed
+        from .endpoint import describe as request_failure
+
+        url = getattr(getattr(error, "request", None), "url", None)
+        return f"request {url or 'to the endpoint'} failed: {request_failure(error)}"
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         return f"{error.filename}: {error.strerror}"
     if isinstance(error, UnicodeDecodeError):

@@ -39,7 +39,7 @@ def register(commands) -> None:
     evaluate.add_argument("--max-new-tokens", type=integer(1), default=512)
     evaluate.add_argument("--top-p", type=number(above=0, maximum=1), default=0.75, help="paper: 0.75")
     evaluate.add_argument("--temperature", type=number(0.0), default=0.95, help="paper: 0.95; 0 = greedy")
-    evaluate.add_argument("--seed", type=int, default=42)
+    evaluate.add_argument("--seed", type=integer(0), default=42)
     evaluate.add_argument("--bleu-tokens", choices=["char", "word"], default="char",
                           help="BLEU on characters (ChatGLM-6B script, default) or jieba words")
     evaluate.set_defaults(handler=run_eval)
@@ -95,7 +95,7 @@ def register(commands) -> None:
     export.add_argument("--items", type=integer(1), default=100, help="items to sample (paper: 100)")
     export.add_argument("--annotators", type=integer(2), default=3,
                         help="sheets to write; Fleiss' kappa needs at least 2 (paper: 3)")
-    export.add_argument("--seed", type=int, default=0)
+    export.add_argument("--seed", type=integer(0), default=0)
     export.add_argument("--key", type=Path, help="where the unblinding key goes")
     export.set_defaults(handler=run_cehs_export)
     load = actions.add_parser(
