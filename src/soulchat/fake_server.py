@@ -136,8 +136,8 @@ class FakeOpenAIServer:
             request = json.loads(line)
             reply = self._reply_for(request["body"])
             if reply.status == 200:
-                response = {"status_code": 200, "request_id": self._next_id("req"),
-                            "body": self._completion(request["body"], reply)}
+                body = reply.body if reply.body is not None else self._completion(request["body"], reply)
+                response = {"status_code": 200, "request_id": self._next_id("req"), "body": body}
                 outputs.append({"id": self._next_id("batch_req"), "custom_id": request["custom_id"],
                                 "response": response, "error": None})
             else:

@@ -191,7 +191,7 @@ def _read_predictions(paths, limit=None) -> list[dict]:
                                  "string 'prediction'")
             if not isinstance(record["id"], (str, int)) or isinstance(record["id"], bool):
                 raise InputError(path, line, f"'id' must be a string or an integer, got {type(record['id']).__name__}")
-            record.setdefault("model", path.parent.name)
+            record.setdefault("model", path.parent.name or path.stem)
             records.append(record)
             count += 1
         if not count:

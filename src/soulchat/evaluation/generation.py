@@ -266,8 +266,9 @@ def run_generation(
         raise GenerationIncomplete(
             f"{len(missing)} of {len(examples)} examples got no prediction"
             + (f" (stopped: {stopped})" if stopped else f" ({first_causes(failures)})" if failures else "")
-            + f"; no metrics written. The {len(examples) - len(missing)} finished ones are kept in {path}: "
-            "rerun the same command to ask for the rest", missing)
+            + "; no metrics written"
+            + (f"; the {len(examples) - len(missing)} finished ones are kept in {path}" if len(missing) < len(examples) else "")
+            + ". Rerun the same command to ask for the rest", missing)
     ordered = [predictions[e.id] for e in examples]
     metrics = compute_metrics([r["prediction"] for r in ordered], [r["target"] for r in ordered],
                               bleu_tokens=bleu_tokens)

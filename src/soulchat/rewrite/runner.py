@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..endpoint import ROW_FATAL, RUN_FATAL, Answer, Breaker, EmptyAnswer, RequestFailed, describe, is_quota, parse_answer
+from ..endpoint import ROW_FATAL, RUN_FATAL, Answer, Breaker, EmptyAnswer, RequestFailed, describe, is_quota, parse_answer, where
 from .costs import PriceTable
 from .inputs import SingleTurn
 from .limits import PoolPause, RateLimiter, backoff, retry_delay
@@ -285,7 +285,8 @@ class RewriteRunner:
             self.report.retries[reason] += 1
             if attempt >= settings.max_attempts or self.report.stopped:
                 self._log_error(request, failure, latency, attempt)
-                self.breaker.failure(RequestFailed("", describe(failure), "retry"))
+                self.breaker.failure(RequestFailed(where(self.base_url or "https://api.openai.com/v1"),
+                                                   describe(failure), "retry"))
                 if self.breaker.tripped and not self.report.stopped:
                     self.report.stopped = f"{self.breaker.reason}; rerun the same command to resume"
                 return
