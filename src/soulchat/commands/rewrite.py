@@ -121,6 +121,10 @@ def run_rewrite(args: argparse.Namespace) -> int:
         f"{run['tokens']['total']:,} tokens, ${run['cost_usd']['this_run']:.4f} this run "
         f"(${run['cost_usd']['total']:.4f} in the log) in {run['elapsed_s']:.1f}s")
     say(f"  finish reasons {run['finish_reasons']}; results in {job.output / 'results.jsonl'}")
+    if report.causes:
+        from ..endpoint import first_causes
+
+        say("  failed requests: " + first_causes(list(report.causes.elements())))
     if report.stopped:
         say(f"stopped: {report.stopped}")
     elif not report.complete:

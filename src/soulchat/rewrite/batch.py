@@ -239,6 +239,7 @@ class BatchRunner:
                 answer = parse_answer(body)
             except EmptyAnswer as empty:  # billed, but nothing to keep: a next round asks again
                 record |= {"status": "error", "error": describe(empty), "model": empty.model, "usage": empty.usage or None}
+                self.report.causes[record["error"]] += 1
                 self.log.append(record)
                 cost = self.prices.cost_of(record)
                 self.report.cost += cost
@@ -259,6 +260,7 @@ class BatchRunner:
         error = (body.get("error") if isinstance(body, dict) else None) or item.get("error") or {}
         message = error.get("message") if isinstance(error, dict) else str(error)
         record |= {"status": "error", "error": f"HTTP {status}: {message}" if status else str(message)}
+        self.report.causes[record["error"]] += 1
         final = status in ROW_FATAL
         if final:
             record["final"] = True

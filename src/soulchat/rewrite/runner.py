@@ -58,6 +58,7 @@ class RunReport:
     cost: float = 0.0  # this run
     cost_total: float = 0.0  # the whole log
     pauses: int = 0
+    causes: Counter = field(default_factory=Counter)  # error of each failed row -> count, for the screen
     stopped: str | None = None
     elapsed_s: float = 0.0
 
@@ -76,6 +77,7 @@ class RunReport:
             "attempts": self.attempts,
             "retries": dict(self.retries),
             "rate_limit_pauses": self.pauses,
+            "errors": dict(self.causes.most_common(10)),
             "finish_reasons": dict(self.finish_reasons),
             "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
                        "total": self.prompt_tokens + self.completion_tokens},
@@ -328,6 +330,7 @@ class RewriteRunner:
     def _log_error(self, request: Request, error: Exception, latency: float, attempts: int, final: bool = False) -> None:
         record = self._record(request, "error", latency, attempts)
         record["error"] = describe(error)
+        self.report.causes[record["error"]] += 1
         if isinstance(error, EmptyAnswer) and error.usage:  # billed although empty: the log's cost counts it
             record |= {"model": error.model, "usage": error.usage}
             cost = self.prices.cost_of(record)
