@@ -221,6 +221,7 @@ BATTERY = [
     ("train --output {out} --dataset missing.jsonl --max-steps 1", 1, "missing.jsonl: not a file or folder"),
     ("train --output {out} --model_name_or_path nowhere/at/all --max-steps 1", 1, "model_name_or_path: no such folder"),
     ("train --output {out} --model_name_or_path ./nowhere --max-steps 1", 1, "model_name_or_path: no such folder"),
+    ("train --output {out} --model_name_or_path nobody/nothing --max-steps 1", 1, "not in the Hugging Face cache, and the hub cannot be reached"),
     ("train --output {out} --model_name_or_path adapter-only --max-steps 1", 1, "holds a LoRA adapter, not a model"),
     ("train --output {out} --model_name_or_path config-only --max-steps 1", 1, "holds no weights"),
     ("train --output {out} --model_name_or_path no-tokenizer --max-steps 1", 1, "holds no tokenizer"),
@@ -308,6 +309,7 @@ BATTERY = [
 def run_row(command: str, hostile, tmp_path, monkeypatch, capsys) -> tuple[int, str]:
     monkeypatch.chdir(hostile["root"])
     monkeypatch.setenv("OPENAI_API_KEY", "test")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # never the network, even where it is up
     line = command.format(url=hostile["url"], closed=hostile["closed"], busy=hostile["busy"], out=tmp_path / "out")
     try:
         code = main(shlex.split(line))

@@ -251,4 +251,29 @@ def model_source(name: str, *, what: str = "--model", model: bool = True, tokeni
     from huggingface_hub import try_to_load_from_cache
 
     cached = try_to_load_from_cache(name, "config.json" if model else "tokenizer_config.json")
-    return name, isinstance(cached, str)  # in the cache: no network call at all
+    if isinstance(cached, str):
+        return name, True  # in the cache: no network call at all
+    unreachable = _hub_unreachable()
+    if unreachable:  # fail in seconds, not after the hub client's retries (~50 s offline)
+        raise InputError(path, None, f"{what}: no such local folder, not in the Hugging Face cache, and the hub "
+                         f"cannot be reached ({unreachable}); download it where there is network "
+                         f"(hf download {name}) or pass a local folder")
+    return name, False
+
+
+def _hub_unreachable(timeout: float = 5.0) -> str | None:
+    """Why the Hugging Face Hub cannot be reached from here, or None when a connection opens."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    url = urlparse(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout).close()
+    except OSError as error:
+        return f"{url.hostname}: {error.strerror or error}"
+    return None
