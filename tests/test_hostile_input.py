@@ -327,6 +327,47 @@ def test_hostile_input(command, code, fragment, hostile, tmp_path, monkeypatch, 
     assert (got, fragment in output) == (code, True), output[-2000:]
 
 
+def _api(name: str):
+    import importlib
+
+    if name == "soulchat.rewrite.costs.load_prices":
+        from soulchat.rewrite import PriceTable
+
+        return PriceTable.load
+    module, _, attribute = name.rpartition(".")
+    return getattr(importlib.import_module(module), attribute)
+
+
+#: The Python API: (function, argument, exception, fragment); the same readers as the commands.
+API = [
+    ("soulchat.io.read_dialogues", "deep.jsonl", "soulchat.io.InputError", "deep.jsonl:1: JSON nested too deeply"),
+    ("soulchat.io.read_dialogues", "gbk.jsonl", "soulchat.io.InputError", "it reads as GBK/GB18030"),
+    ("soulchat.io.read_dialogues", "folder", "soulchat.io.InputError", "folder: is a folder"),
+    ("soulchat.io.read_json", "key-broken.json", "soulchat.io.InputError", "key-broken.json:1: broken JSON"),
+    ("soulchat.io.read_yaml", "bad.yaml", "soulchat.io.InputError", "bad.yaml:2: not valid YAML"),
+    ("soulchat.io.model_source", "./nowhere", "soulchat.io.InputError", "--model: no such folder"),
+    ("soulchat.rewrite.read_single_turn", "empty.jsonl", "soulchat.io.InputError", "empty.jsonl: no records"),
+    ("soulchat.rewrite.costs.load_prices", "prices-negative.yaml", "soulchat.io.InputError", "must be at least 0"),
+    ("soulchat.evaluation.generation.load_test_set", "null-target.jsonl", "ValueError", "'target' must be a non-empty"),
+    ("soulchat.evaluation.generation.load_test_set", "empty.jsonl", "soulchat.io.InputError", "no test examples"),
+    ("soulchat.evaluation.cehs.human.read_key", "key-wrong.json", "soulchat.io.InputError", "not a key written by"),
+    ("soulchat.train.read_recipe", "bad.yaml", "soulchat.io.InputError", "bad.yaml:2: not valid YAML"),
+]
+
+
+@pytest.mark.parametrize("function, argument, error, fragment", API, ids=[f"{r[0]}({r[1]})" for r in API])
+def test_hostile_input_through_the_python_api(function, argument, error, fragment, hostile, monkeypatch):
+    import builtins
+
+    monkeypatch.chdir(hostile["root"])
+    expected = getattr(builtins, error) if "." not in error else _api(error)
+    with pytest.raises(expected) as caught:
+        result = _api(function)(argument)
+        if hasattr(result, "__next__"):
+            list(result)
+    assert fragment in str(caught.value)
+
+
 def test_every_subcommand_is_covered():
     """A new subcommand fails here until BATTERY has rows for it."""
     subparsers = next(a for a in build_parser()._actions if a.dest == "command")
