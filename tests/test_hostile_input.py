@@ -328,14 +328,19 @@ def test_hostile_input(command, code, fragment, hostile, tmp_path, monkeypatch, 
 
 
 def _api(name: str):
+    """`package.module.Class.method` -> the object: the longest importable prefix, then attributes."""
     import importlib
 
-    if name == "soulchat.rewrite.costs.load_prices":
-        from soulchat.rewrite import PriceTable
-
-        return PriceTable.load
-    module, _, attribute = name.rpartition(".")
-    return getattr(importlib.import_module(module), attribute)
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attribute in parts[cut:]:
+            found = getattr(found, attribute)
+        return found
+    raise ModuleNotFoundError(name)
 
 
 #: The Python API: (function, argument, exception, fragment); the same readers as the commands.
@@ -347,7 +352,7 @@ API = [
     ("soulchat.io.read_yaml", "bad.yaml", "soulchat.io.InputError", "bad.yaml:2: not valid YAML"),
     ("soulchat.io.model_source", "./nowhere", "soulchat.io.InputError", "--model: no such folder"),
     ("soulchat.rewrite.read_single_turn", "empty.jsonl", "soulchat.io.InputError", "empty.jsonl: no records"),
-    ("soulchat.rewrite.costs.load_prices", "prices-negative.yaml", "soulchat.io.InputError", "must be at least 0"),
+    ("soulchat.rewrite.PriceTable.load", "prices-negative.yaml", "soulchat.io.InputError", "must be at least 0"),
     ("soulchat.evaluation.generation.load_test_set", "null-target.jsonl", "ValueError", "'target' must be a non-empty"),
     ("soulchat.evaluation.generation.load_test_set", "empty.jsonl", "soulchat.io.InputError", "no test examples"),
     ("soulchat.evaluation.cehs.human.read_key", "key-wrong.json", "soulchat.io.InputError", "not a key written by"),
