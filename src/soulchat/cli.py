@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2
-    name = " ".join(filter(None, (args.command, getattr(args, "action", None) or getattr(args, "kind", None))))
+    sub = next((getattr(args, key) for key in ("action", "kind", "safety_command") if getattr(args, key, None)), None)
+    name = " ".join(filter(None, (args.command, sub)))
     try:
         check_output(args)
         return args.handler(args)

@@ -77,22 +77,33 @@ def _records_dataset(files: list[Path], skip_invalid: bool, rejects: Path | None
     file cached by content (path, size and modification time of every file)."""
     from datasets import Dataset
 
-    shape, kept, rejected = None, 0, []
-    for file in files:
-        for row in read_training_rows(file, on_reject=rejected.append if skip_invalid else None, shape=shape):
-            shape = shape or _shape(row)
-            kept += 1
+    shape, kept, rejected, first = None, 0, 0, None
+    stream = None
+    if skip_invalid and rejects is not None:
+        rejects.parent.mkdir(parents=True, exist_ok=True)
+        stream = rejects.open("w", encoding="utf-8")
+
+    def reject(bad: Reject) -> None:  # streamed: a large corpus with many bad lines keeps none in memory
+        nonlocal rejected, first
+        rejected += 1
+        first = first or bad
+        if stream is not None:
+            stream.write(json.dumps(bad.to_json(), ensure_ascii=False) + "\n")
+
+    try:
+        for file in files:
+            for row in read_training_rows(file, on_reject=reject if skip_invalid else None, shape=shape):
+                shape = shape or _shape(row)
+                kept += 1
+    finally:
+        if stream is not None:
+            stream.close()
     if rejected:
-        logger.warning("%d bad record(s) skipped%s", len(rejected), f"; reasons in {rejects}" if rejects else "")
-        if rejects is not None:
-            rejects.parent.mkdir(parents=True, exist_ok=True)
-            with rejects.open("w", encoding="utf-8") as stream:
-                for reject in rejected:
-                    stream.write(json.dumps(reject.to_json(), ensure_ascii=False) + "\n")
+        logger.warning("%d bad record(s) skipped%s", rejected, f"; reasons in {rejects}" if rejects else "")
     if not kept:
         where = files[0] if len(files) == 1 else Path(files[0]).parent
-        why = f"all {len(rejected)} records are bad (first: {rejected[0].path}:{rejected[0].line}: {rejected[0].reason})" \
-            if rejected else "no records (empty, or blank lines only)"
+        why = (f"all {rejected} records are bad (first: {first.path}:{first.line}: {first.reason})" if first
+               else "no records (empty, or blank lines only)")
         raise InputError(where, None, f"no training rows: {why}; expected {{input, target}} or {{messages}} per line")
     stamps = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     return Dataset.from_generator(_generate_rows, gen_kwargs={"stamps": stamps, "shape": shape}, split="train")
