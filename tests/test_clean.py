@@ -115,6 +115,39 @@ def test_privacy_scrubbing_replaces_each_kind_and_counts():
     assert counts == {"mobile": 2, "id_card": 1, "email": 1, "qq": 1, "wechat": 1, "bank_card": 1, "address": 2}
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("我手机１３８１２３４５６７８，晚上打", "我手机[手机号]，晚上打"),
+    ("电话：１３９　８２０８　８１７９。", "电话：[手机号]。"),
+    ("企鹅号123456789", "企鹅号[QQ号]"),
+    ("加我企鹅：123456789！", "加我企鹅：[QQ号]！"),
+    ("Q号 1357527604", "Q号 [QQ号]"),
+    ("加Q 4254314988", "加Q [QQ号]"),
+    ("ＱＱ：４４５７４３１７７６", "ＱＱ：[QQ号]"),
+    ("q q：912917073", "q q：[QQ号]"),
+    ("v信 ou3ejohjz38", "v信 [微信号]"),
+    ("加我V信yj_yx3c90", "加我V信[微信号]"),
+    ("薇信：ez175u55m8", "薇信：[微信号]"),
+    ("威信 o29jcl6x", "威信 [微信号]"),
+    ("微 信：wmgllh8kysgp", "微 信：[微信号]"),
+    ("ｖｘ：ｙｑｒｈｗ６８ｅａ", "ｖｘ：[微信号]"),
+    ("发我邮箱6108264150＠qq.com", "发我邮箱[邮箱]"),
+    ("手机133.7245.3250", "手机[手机号]"),
+])
+def test_privacy_scrubbing_reads_full_width_and_evasive_spellings(text, expected):
+    assert scrub_privacy(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "我IQ测试得了130分，Q1季度的业绩是12345元。",
+    "我在QQ音乐听歌，也很喜欢企鹅，微信群里有200人，微信上聊了12345句。",
+    "加vip会员花了128元，我的vlog播放了45678次，box 12345。",
+    "请拨打全国心理援助热线 12356，或 010-82951332、400-161-9995、800-810-1117；紧急请打 110 或 120。",
+    "今年２０２４年，我２３岁，每天睡６个小时：这样下去怎么办？",
+])
+def test_privacy_scrubbing_leaves_look_alikes_and_hotlines(text):
+    assert scrub_privacy(text) == text
+
+
 def test_privacy_scrubbing_leaves_ordinary_numbers():
     text = "我今年23岁，高三，每天学习12个小时，已经坚持了100天，离高考还有2025年6月7日。"
     assert scrub_privacy(text) == text

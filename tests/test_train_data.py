@@ -153,3 +153,30 @@ def test_mask_all_is_passed_through_to_the_collator(tokenizer, tmp_path):
     assert "我最近睡不着觉" not in text
     with pytest.raises(TemplateError, match="prefix-consistent"):
         build_datasets(tokenizer, "soulchat", data)
+
+
+def test_bad_records_name_file_and_line_or_go_to_rejects(tokenizer, tmp_path):
+    """The reader of build and validate: same errors, and --skip-invalid keeps the good rows."""
+    from soulchat.io import InputError
+
+    source = tmp_path / "d.jsonl"
+    source.write_text(
+        json.dumps(DIALOGUE, ensure_ascii=False) + "\n{oops\n"
+        + json.dumps({"messages": [{"role": "assistant", "content": "你好"}]}, ensure_ascii=False) + "\n"
+        + json.dumps({"input": "用户：嗯\n心理咨询师：", "target": "好"}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match=r"d\.jsonl:2: broken JSON"):
+        build_datasets(tokenizer, "soulchat", DataArguments(dataset=str(source)))
+    rejects = tmp_path / "out" / "rejects.jsonl"
+    train, _ = build_datasets(tokenizer, "soulchat", DataArguments(dataset=str(source), skip_invalid=True), rejects=rejects)
+    assert len(train) == 2  # the one good dialogue, two psychologist turns
+    reasons = [(r["line"], r["reason"]) for r in map(json.loads, rejects.read_text(encoding="utf-8").splitlines())]
+    assert [line for line, _ in reasons] == [2, 3, 4]
+    assert "does not start with a user turn" in reasons[1][1] and "a record with keys ['input', 'target']" in reasons[2][1]
+
+
+def test_smile_roles_are_read_as_user_and_assistant(tokenizer, tmp_path):
+    smile = [[{"role": "client", "content": "我好累"}, {"role": "counselor", "content": "辛苦了，我在听。"}]]
+    train, _ = build_datasets(tokenizer, "soulchat", DataArguments(dataset=str(write_jsonl(tmp_path / "s.jsonl", smile))))
+    assert len(train) == 1

@@ -38,6 +38,9 @@ class Reply:
     error_message: str = "error"
     model: str | None = None  # returned model name (default: the requested one)
     usage: dict[str, int] | None = None  # default: characters of prompt and reply
+    #: sent instead of a completion, for malformed answers: a dict or list goes out as JSON (as one
+    #: event when streaming), bytes as they are with a text/html content type
+    body: Any = None
 
 
 Responder = Callable[[dict[str, Any]], "Reply | str"]
@@ -133,8 +136,8 @@ class FakeOpenAIServer:
             request = json.loads(line)
             reply = self._reply_for(request["body"])
             if reply.status == 200:
-                response = {"status_code": 200, "request_id": self._next_id("req"),
-                            "body": self._completion(request["body"], reply)}
+                body = reply.body if reply.body is not None else self._completion(request["body"], reply)
+                response = {"status_code": 200, "request_id": self._next_id("req"), "body": body}
                 outputs.append({"id": self._next_id("batch_req"), "custom_id": request["custom_id"],
                                 "response": response, "error": None})
             else:
@@ -229,6 +232,9 @@ class FakeOpenAIServer:
                 if reply.status != 200:
                     self._send_json(reply.status, server._error_body(reply), reply.headers)
                     return
+                if reply.body is not None:
+                    self._send_body(reply, stream=bool(body.get("stream")))
+                    return
                 completion = server._completion(body, reply)
                 if not body.get("stream"):
                     self._send_json(200, completion, reply.headers)
@@ -250,6 +256,20 @@ class FakeOpenAIServer:
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
                 self.close_connection = True
+
+            def _send_body(self, reply: Reply, stream: bool) -> None:
+                if isinstance(reply.body, bytes):
+                    data, kind = reply.body, "text/html"
+                elif stream:
+                    data = f"data: {json.dumps(reply.body, ensure_ascii=False)}\n\ndata: [DONE]\n\n".encode()
+                    kind = "text/event-stream"
+                else:
+                    data, kind = json.dumps(reply.body, ensure_ascii=False).encode(), "application/json"
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         return Handler
 

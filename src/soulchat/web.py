@@ -7,11 +7,13 @@ Analytics are off and the server binds 127.0.0.1 unless told otherwise.
 """
 
 
+import logging
 import os
 import time
 
 from .chat import ChatBackendError, ChatSession, GenerationSettings
 
+logger = logging.getLogger("soulchat.web")
 TITLE = "SoulChat 心理倾诉"
 PLACEHOLDER = "说说你的感受吧……（Enter 发送）"
 FRAME = 0.05  # seconds between streamed page updates
@@ -60,8 +62,13 @@ def build_app(
                     last = time.monotonic()
                     yield "", shown
             yield "", shown
-        except ChatBackendError as error:
-            shown[-1] = {"role": "assistant", "content": BACKEND_FAILED.format(error=error)}
+        except Exception as error:  # noqa: BLE001 - ChatBackendError or anything else: the page gets a reply
+            # What was already shown stays (after a crisis turn: the safe reply with its hotlines).
+            cause = str(error) if isinstance(error, ChatBackendError) else f"{type(error).__name__}: {error}"
+            logger.error("reply failed: %s", cause)
+            before = shown[-1]["content"]
+            note = BACKEND_FAILED.format(error=cause)
+            shown[-1] = {"role": "assistant", "content": f"{before}\n\n{note}" if before else note}
             yield "", shown
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:

@@ -44,12 +44,15 @@ def load_backend(
     template: str = "soulchat",
     adapter: str | None = None,
     endpoint_model: str | None = None,
+    timeout: float | None = None,
+    attempts: int | None = None,
 ):
-    """A backend for `--model PATH_OR_URL`: a URL means an OpenAI-compatible endpoint."""
+    """A backend for `--model PATH_OR_URL`: a URL means an OpenAI-compatible endpoint (requests
+    under soulchat.endpoint's policy: `timeout` seconds, `attempts` tries)."""
     if is_endpoint(model):
         if adapter:
             raise ValueError("--adapter applies to a local model; an endpoint serves its own weights")
-        return EndpointBackend(model, model_name=endpoint_model)
+        return EndpointBackend(model, model_name=endpoint_model, timeout=timeout, attempts=attempts)
     return TransformersBackend.from_pretrained(model, adapter=adapter, template=template)
 
 
@@ -166,15 +169,18 @@ class EndpointBackend:
 
     def __init__(
         self, base_url: str, *, model_name: str | None = None, api_key: str | None = None,
-        timeout: float = 120.0, client=None,
+        timeout: float | None = None, attempts: int | None = None, client=None,
     ) -> None:
         import openai
 
         from ..commands._common import api_key as default_key
+        from ..endpoint import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT
 
         self.base_url = base_url.rstrip("/")
+        # A stream cannot be re-asked halfway; the client's own retries cover the request that opens it.
         self.client = client or openai.OpenAI(
-            base_url=self.base_url, api_key=api_key or default_key(), timeout=timeout, max_retries=1
+            base_url=self.base_url, api_key=api_key or default_key(), timeout=timeout or DEFAULT_TIMEOUT,
+            max_retries=(attempts or DEFAULT_ATTEMPTS) - 1,
         )
         self._model_name = model_name
         self.name = self.base_url
@@ -182,10 +188,12 @@ class EndpointBackend:
     @property
     def model_name(self) -> str:
         if self._model_name is None:
+            from ..endpoint import describe
+
             try:
                 models = list(self.client.models.list())
-            except Exception as error:
-                raise ChatBackendError(f"{self.base_url}/models: {error}") from error
+            except Exception as error:  # noqa: BLE001 - whatever the server did, the turn gets a message
+                raise ChatBackendError(f"{self.base_url}/models: {describe(error)}") from error
             if not models:
                 raise ChatBackendError(f"{self.base_url}/models lists no model")
             self._model_name = models[0].id
@@ -205,7 +213,7 @@ class EndpointBackend:
         return messages + [{"role": "user", "content": query}]
 
     def stream(self, history: History, query: str, settings: GenerationSettings) -> Iterator[str]:
-        import openai
+        from ..endpoint import describe
 
         sampling = {"temperature": settings.temperature}
         if settings.temperature > 0:
@@ -218,13 +226,23 @@ class EndpointBackend:
                 stream=True,
                 **sampling,
             )
-        except openai.OpenAIError as error:
-            raise ChatBackendError(f"{self.base_url}/chat/completions: {error}") from error
+        except Exception as error:  # noqa: BLE001 - openai errors and malformed answers alike
+            raise ChatBackendError(f"{self.base_url}/chat/completions: {describe(error)}") from error
+        pieces = 0
         try:
             for chunk in response:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
-        except openai.OpenAIError as error:
-            raise ChatBackendError(f"{self.base_url}/chat/completions (stream): {error}") from error
+                # a malformed chunk (no choices, delta null, not an object) carries no text: skipped
+                choices = getattr(chunk, "choices", None)
+                delta = getattr(choices[0], "delta", None) if isinstance(choices, list) and choices else None
+                content = getattr(delta, "content", None)
+                if isinstance(content, str) and content:
+                    pieces += 1
+                    yield content
+        except Exception as error:  # noqa: BLE001
+            raise ChatBackendError(f"{self.base_url}/chat/completions (stream): {describe(error)}") from error
         finally:
-            response.close()
+            close = getattr(response, "close", None)
+            if close is not None:
+                close()
+        if not pieces:
+            raise ChatBackendError(f"{self.base_url}/chat/completions: answer without text")

@@ -176,7 +176,10 @@ class ChatSession:
     def _flag(self, source: str, assessment, text: str) -> None:
         from .. import safety
 
-        safety.log_flag(assessment, text=text, source=source, log=self.flag_log, session=self.session_id)
+        try:
+            safety.log_flag(assessment, text=text, source=source, log=self.flag_log, session=self.session_id)
+        except Exception as error:  # noqa: BLE001 - a failing flag log must never hold back the (safe) reply
+            logger.error("safety flag log failed, reply sent anyway: %s: %s", type(error).__name__, error)
         logger.info("safety flag: %s %s (rules %s)", source, assessment.category, ",".join(assessment.rules))
 
 

@@ -77,19 +77,23 @@ PRIVACY_RULES = (
     PrivacyRule(
         "mobile",
         "[手机号]",
-        re.compile(r"(?<![\d+])(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)"),
+        re.compile(r"(?<![\d+])(?:\+?86[ -]?)?1[3-9]\d(?:[ .-]?\d{4}){2}(?!\d)"),
     ),
     PrivacyRule(
         "qq",
         "[QQ号]",
-        re.compile(r"(?:QQ|qq|Qq|扣扣)\s*(?:号码|号)?\s*(?:是|为|[：:])?\s*([1-9]\d{4,10})(?!\d)"),
+        # QQ and the spellings people use to get past filters: 扣扣, 企鹅(号), Q号, a bare Q
+        re.compile(r"(?<![A-Za-z])(?:[Qq] ?[Qq]|扣 ?扣|抠抠|企鹅号?|[Qq]号|Q)\s*(?:号码|号)?\s*(?:是|为|[：:])?\s*"
+                   r"([1-9]\d{4,10})(?!\d)"),
         group=1,
     ),
     PrivacyRule(
         "wechat",
         "[微信号]",
+        # WeChat and its evasive spellings: v信/V信, 薇信, 威信, 维信, 徽信, 微x, vx, wx, 加v
         re.compile(
-            r"(?:微信|weixin|WeChat|wechat|VX|vx|Vx|WX|wx)\s*(?:号码|号|ID|id)?\s*(?:是|为|[：:])?\s*"
+            r"(?<![A-Za-z])(?:微 ?信|薇 ?信|威 ?信|维信|徽信|wei ?信|微[xX]|[vV] ?信|wei ?xin|WeChat|wechat|[vV] ?[xX]|[wW] ?[xX]|加[vV])"
+            r"\s*(?:号码|号|ID|id)?\s*(?:是|为|[：:])?\s*"
             r"([A-Za-z][-_A-Za-z0-9]{5,19}|1[3-9]\d{9})(?![-_A-Za-z0-9])"
         ),
         group=1,
@@ -106,18 +110,28 @@ PRIVACY_RULES = (
 )
 
 
+#: Full-width ASCII (１３８, ＱＱ, ＠, ：) and the ideographic space, one character for one, so that
+#: a match found in the normalized text has the same offsets in the original.
+_HALF_WIDTH = str.maketrans({chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)} | {"\u3000": " "})
+
+
 def scrub_privacy(text: str, counts: dict[str, int] | None = None) -> str:
-    """`text` with personal identifiers replaced by placeholders; `counts[kind]` grows per hit."""
+    """`text` with personal identifiers replaced by placeholders; `counts[kind]` grows per hit.
+
+    Matching runs on a width-normalized copy (full-width digits and letters as ASCII), and each
+    match is cut out of the original at the same offsets: what is not an identifier, full-width
+    punctuation included, stays as written."""
+    normal = text.translate(_HALF_WIDTH)
     for rule in PRIVACY_RULES:
-        def replace(match: re.Match, rule: PrivacyRule = rule) -> str:
+        pieces, normal_pieces, last = [], [], 0
+        for match in rule.pattern.finditer(normal):
+            start, end = match.span(rule.group)
+            pieces += [text[last:start], rule.placeholder]
+            normal_pieces += [normal[last:start], rule.placeholder]
+            last = end
             if counts is not None:
                 counts[rule.kind] = counts.get(rule.kind, 0) + 1
-            if rule.group == 0:
-                return rule.placeholder
-            start, end = match.span(rule.group)
-            whole = match.group()
-            offset = match.start()
-            return whole[: start - offset] + rule.placeholder + whole[end - offset :]
-
-        text = rule.pattern.sub(replace, text)
+        if pieces:
+            text = "".join(pieces) + text[last:]
+            normal = "".join(normal_pieces) + normal[last:]
     return text

@@ -1,10 +1,21 @@
-"""Argument shapes every subcommand shares (DESIGN.md, command-line conventions)."""
+"""Argument shapes every subcommand shares (DESIGN.md, command-line conventions).
+
+A flag value that cannot work is bad usage: argparse types below reject it with exit code 2 before
+any work starts, and a handler that finds a bad combination raises `UsageError` (also exit 2).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
+
+from ..endpoint import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT  # one request policy for every command
+
+
+class UsageError(ValueError):
+    """A flag value or combination that cannot work: exit code 2, like argparse's own errors."""
 
 
 def say(message: str = "") -> None:
@@ -12,6 +23,60 @@ def say(message: str = "") -> None:
     print(message, file=sys.stderr)
 
 
+# ------------------------------------------------------------------ argparse types
+def integer(minimum: int | None = 1, maximum: int | None = None):
+    """An argparse type: an int within [minimum, maximum]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        return _within(value, text, minimum, maximum)
+
+    parse.__name__ = "integer"  # argparse names the type in its messages
+    return parse
+
+
+def number(minimum: float | None = 0.0, maximum: float | None = None, above: float | None = None):
+    """An argparse type: a finite float within [minimum, maximum], or > `above` when given."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if above is not None and not value > above:
+            raise argparse.ArgumentTypeError(f"must be more than {above:g}, got {text}")
+        return _within(value, text, minimum, maximum)
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _within(value, text: str, minimum, maximum):
+    if minimum is not None and value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, got {text}")
+    if maximum is not None and value > maximum:
+        raise argparse.ArgumentTypeError(f"must be at most {maximum:g}, got {text}")
+    return value
+
+
+port = integer(0, 65535)
+port.__name__ = "port"
+
+
+def size_or_fraction(text: str) -> float:
+    """A held-out size: a fraction in (0, 1) or a count >= 1 (0 keeps nothing apart)."""
+    value = number(0.0)(text)
+    if value < 1 or value.is_integer():
+        return value
+    raise argparse.ArgumentTypeError(f"expected a fraction below 1 or a whole count, got {text}")
+
+
+# ------------------------------------------------------------------ shared arguments
 def add_output_argument(parser: argparse.ArgumentParser, default: str | None = None, what: str = "results") -> None:
     parser.add_argument(
         "--output",
@@ -23,7 +88,8 @@ def add_output_argument(parser: argparse.ArgumentParser, default: str | None = N
 
 
 def add_llm_arguments(parser: argparse.ArgumentParser, model_required: bool = True) -> None:
-    """`--base-url URL --model NAME --concurrency N`; the key comes from OPENAI_API_KEY only."""
+    """`--base-url URL --model NAME --concurrency N` plus the request policy (`--timeout`,
+    `--max-attempts`); the key comes from OPENAI_API_KEY only."""
     parser.add_argument(
         "--base-url",
         default=os.environ.get("OPENAI_BASE_URL"),
@@ -31,9 +97,35 @@ def add_llm_arguments(parser: argparse.ArgumentParser, model_required: bool = Tr
         "(default: $OPENAI_BASE_URL, else OpenAI). The API key is read from $OPENAI_API_KEY.",
     )
     parser.add_argument("--model", required=model_required, help="model name the endpoint serves")
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at once (default: %(default)s)")
+    parser.add_argument("--concurrency", type=integer(1), default=8,
+                        help="requests in flight at once (default: %(default)s)")
+    add_request_arguments(parser)
+
+
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """The endpoint request policy every command shares (soulchat.endpoint)."""
+    parser.add_argument("--timeout", type=number(above=0), default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="seconds before a request counts as hung and is tried again (default: %(default)s)")
+    parser.add_argument("--max-attempts", type=integer(1), default=DEFAULT_ATTEMPTS,
+                        help="tries per request on timeouts, connection errors, 429, 5xx and empty answers "
+                        "(default: %(default)s)")
 
 
 def api_key() -> str:
     # Local servers (vLLM, Ollama, llama.cpp) accept any key; OpenAI itself rejects a missing one.
     return os.environ.get("OPENAI_API_KEY") or "EMPTY"
+
+
+def writable_file(path: str | Path, flag: str) -> Path:
+    """Check at start-up that `path` can be appended to (creating its folder), so that a bad path
+    is reported before any work, not when the first write is due."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a folder; expected a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise OSError(f"{flag} {path}: cannot write there ({error.strerror or error})") from None
+    return path

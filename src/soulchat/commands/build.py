@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import say
+from ._common import integer, number, say, size_or_fraction
 
 ORDER = 30
 
@@ -32,8 +32,8 @@ def register(commands) -> None:
     build.add_argument("inputs", nargs="+", metavar="DIR_OR_FILE", help="rewrite folders or multi-turn files")
     build.add_argument("--output", required=True, help="corpus folder to write (rerun continues there)")
     rules = build.add_argument_group("cleaning")
-    rules.add_argument("--min-rounds", type=int, default=8, help="fewest rounds of a rewrite (default: %(default)s)")
-    rules.add_argument("--max-rounds", type=int, default=20, help="most rounds of a rewrite (default: %(default)s)")
+    rules.add_argument("--min-rounds", type=integer(1), default=8, help="fewest rounds of a rewrite (default: %(default)s)")
+    rules.add_argument("--max-rounds", type=integer(1), default=20, help="most rounds of a rewrite (default: %(default)s)")
     rules.add_argument("--rounds-for-files", action="store_true",
                        help="apply the round limits to existing multi-turn files too")
     rules.add_argument("--allow-unfinished", action="store_true",
@@ -48,17 +48,17 @@ def register(commands) -> None:
                        "(2-8%% of ordinary counseling turns)")
     rules.add_argument("--no-privacy-scrub", action="store_true", help="keep phone numbers, ids, emails, addresses")
     rules.add_argument("--dedup", choices=DEDUP_MODES, default="near", help="duplicate removal (default: %(default)s)")
-    rules.add_argument("--near-threshold", type=float, default=0.8,
+    rules.add_argument("--near-threshold", type=number(above=0, maximum=1), default=0.8,
                        help="Jaccard similarity of a near duplicate (default: %(default)s)")
     corpus = build.add_argument_group("corpus")
-    corpus.add_argument("--test-size", type=float, default=10_000,
+    corpus.add_argument("--test-size", type=size_or_fraction, default=10_000,
                         help="test samples (paper: 10,000), or a fraction if < 1 (default: %(default)s)")
-    corpus.add_argument("--validation-size", type=float, default=1_000,
+    corpus.add_argument("--validation-size", type=size_or_fraction, default=1_000,
                         help="validation samples, or a fraction if < 1 (default: %(default)s)")
-    corpus.add_argument("--max-split-fraction", type=float, default=0.1,
+    corpus.add_argument("--max-split-fraction", type=number(0.0, 1.0), default=0.1,
                         help="cap of test and validation each, as a fraction of all samples (default: %(default)s)")
     corpus.add_argument("--split-salt", default="soulchat", help="salt of the split hash (default: %(default)s)")
-    corpus.add_argument("--shard-rows", type=int, default=50_000, help="rows per JSONL shard (default: %(default)s)")
+    corpus.add_argument("--shard-rows", type=integer(1), default=50_000, help="rows per JSONL shard (default: %(default)s)")
     corpus.add_argument("--no-plots", action="store_true", help="skip the topic chart and the word cloud")
     corpus.add_argument("--license", default="apache-2.0", help="license field of the card (default: %(default)s)")
     build.set_defaults(handler=run_build)

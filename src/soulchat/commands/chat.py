@@ -6,7 +6,7 @@ import argparse
 import sys
 import uuid
 
-from ._common import say
+from ._common import UsageError, add_request_arguments, integer, number, port, say, writable_file
 
 ORDER = 80
 
@@ -36,16 +36,19 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="chat template the model was trained with (local models; default: %(default)s)")
     parser.add_argument("--endpoint-model", metavar="NAME",
                         help="model name at the endpoint (default: the first one it lists)")
-    parser.add_argument("--top-p", type=float, default=0.75, help="nucleus sampling mass (default: %(default)s)")
-    parser.add_argument("--temperature", type=float, default=0.95,
+    parser.add_argument("--top-p", type=number(above=0, maximum=1), default=0.75,
+                        help="nucleus sampling mass (default: %(default)s)")
+    parser.add_argument("--temperature", type=number(0.0), default=0.95,
                         help="sampling temperature, 0 for greedy (default: %(default)s)")
-    parser.add_argument("--max-new-tokens", type=int, default=512, help="longest reply (default: %(default)s)")
-    parser.add_argument("--max-length", type=int, default=1536,
+    parser.add_argument("--max-new-tokens", type=integer(1), default=512, help="longest reply (default: %(default)s)")
+    parser.add_argument("--max-length", type=integer(16), default=1536,
                         help="prompt budget in tokens; oldest rounds are cut first (default: %(default)s)")
+    add_request_arguments(parser)
     parser.add_argument("--locale", default="zh-CN", help="locale of safety replies and hotlines (default: %(default)s)")
     parser.add_argument("--flag-log", metavar="FILE",
-                        help="append every safety flag to this JSON Lines file (default: kept in memory; "
-                        "the web server also logs category and rules to stderr)")
+                        help="append every safety flag to this JSON Lines file, checked for writing at start-up; "
+                        "a write that fails later is reported on stderr and never holds back a reply "
+                        "(default: kept in memory; the web server also logs category and rules to stderr)")
     parser.add_argument("--log-text", action="store_true",
                         help="keep the flagged text and matched words in the flag log (privacy mode, the "
                         "default, keeps categories, rules and offsets only)")
@@ -61,8 +64,8 @@ def register(commands) -> None:
                               description=WEB_DESCRIPTION)
     _add_model_arguments(web)
     web.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
-    web.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
-    web.add_argument("--concurrency", type=int, default=None,
+    web.add_argument("--port", type=port, default=7860, help="port, checked free at start-up (default: %(default)s)")
+    web.add_argument("--concurrency", type=integer(1), default=None,
                      help="replies generated at once (default: 1 for a local model, 32 for an endpoint)")
     web.set_defaults(handler=run_web)
 
@@ -70,10 +73,29 @@ def register(commands) -> None:
 def _settings(args):
     from ..chat import GenerationSettings
 
-    if not 0 < args.top_p <= 1 or args.temperature < 0 or args.max_new_tokens < 1 or args.max_length < 16:
-        raise ValueError("need 0 < --top-p <= 1, --temperature >= 0, --max-new-tokens >= 1, --max-length >= 16")
     return GenerationSettings(top_p=args.top_p, temperature=args.temperature,
                               max_new_tokens=args.max_new_tokens, max_length=args.max_length)
+
+
+def _check(args) -> None:
+    """Everything that can be checked before the conversation starts: a bad path fails here, not
+    in the middle of a turn (where a failing flag-log write once hid the crisis reply)."""
+    from ..chat import is_endpoint
+    from ..io import model_source
+
+    if args.flag_log is not None:
+        writable_file(args.flag_log, "--flag-log")
+    if is_endpoint(args.model):
+        if args.adapter:
+            raise UsageError("--adapter applies to a local model; an endpoint serves its own weights")
+        return
+    model_source(args.model)
+    if args.adapter is not None:
+        from pathlib import Path
+
+        if not (Path(args.adapter) / "adapter_config.json").is_file():
+            raise UsageError(f"--adapter {args.adapter}: no adapter_config.json there; expected the folder "
+                             "a LoRA run of `soulchat train` saved")
 
 
 def _flag_log(args):
@@ -87,7 +109,7 @@ def _backend(args):
 
     say(f"loading {args.model} …" if not is_endpoint(args.model) else f"endpoint {args.model}")
     return load_backend(args.model, template=args.template, adapter=args.adapter,
-                        endpoint_model=args.endpoint_model)
+                        endpoint_model=args.endpoint_model, timeout=args.timeout, attempts=args.max_attempts)
 
 
 def run_chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:
@@ -101,6 +123,7 @@ def run_chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:
         stdout.flush()
 
     settings = _settings(args)
+    _check(args)
     # The disclosure comes before anything else, loading included.
     show(safety.disclosure(args.locale))
     show(HELP)
@@ -145,6 +168,10 @@ def run_chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:
         except ChatBackendError as error:
             show(f"\n（模型暂时无法回复：{error}）")
             continue
+        except Exception as error:  # noqa: BLE001 - one failed turn must not end the conversation
+            # whatever was shown (a safe reply included) stays on screen
+            show(f"\n（出错了，这一轮没有完成：{type(error).__name__}: {error}。如果你现在很难受，请拨打心理援助热线 12356。）")
+            continue
         show()
 
 
@@ -158,10 +185,33 @@ def run_web(args: argparse.Namespace) -> int:
     logging.getLogger("soulchat.chat").setLevel(logging.INFO)  # operators see each flag (no text)
 
     settings = _settings(args)
+    _check(args)
+    _check_port(args.host, args.port)
     backend = _backend(args)
     concurrency = args.concurrency or (32 if isinstance(backend, EndpointBackend) else 1)
     app = build_app(backend, settings=settings, locale=args.locale, concurrency=concurrency,
                     flag_log=_flag_log(args))
+    _check_port(args.host, args.port)  # loading a model takes a while: someone may have taken it since
     say(f"serving on http://{args.host}:{args.port} (Ctrl-C to stop)")
     launch(app, host=args.host, port=args.port, block=True)
     return 0
+
+
+def _check_port(host: str, number: int) -> None:
+    """Fail before "serving on …" when the address cannot be bound (in use, no such interface)."""
+    import socket
+
+    if number == 0:
+        return  # any free port
+    try:
+        infos = socket.getaddrinfo(host, number, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise UsageError(f"--host {host}: not an address of this machine ({error.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise OSError(f"cannot serve on {host}:{number}: {error.strerror or error} "
+                          "(another server there? pick another --port)") from None

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ._common import say
+from ._common import integer, say
 
 ORDER = 10
 
@@ -23,12 +23,12 @@ def register(commands) -> None:
     parser = commands.add_parser("demo", help="run the whole pipeline on the bundled sample (offline, CPU)",
                                  description=DESCRIPTION)
     parser.add_argument("--output", default="soulchat-demo", help="folder for everything (default: %(default)s)")
-    parser.add_argument("--max-steps", type=int, default=None,
+    parser.add_argument("--max-steps", type=integer(1), default=None,
                         help="LoRA steps (default: the recipe's); --max-steps 2 is a smoke run")
     parser.add_argument("--config", type=Path, default=None,
                         help="training recipe (default: recipes/demo-cpu/lora.yaml of this checkout)")
-    parser.add_argument("--eval-limit", type=int, default=8, help="held-out samples to evaluate (default: %(default)s)")
-    parser.add_argument("--max-new-tokens", type=int, default=64,
+    parser.add_argument("--eval-limit", type=integer(1), default=8, help="held-out samples to evaluate (default: %(default)s)")
+    parser.add_argument("--max-new-tokens", type=integer(1), default=64,
                         help="longest generated reply in evaluation and chat (default: %(default)s)")
     parser.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
                         help="OpenAI-compatible endpoint to rewrite the bundled single-turn records "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import say
+from ._common import integer, say
 
 ORDER = 90
 
@@ -18,8 +18,8 @@ def register(commands) -> None:
         "problem as FILE:LINE: reason. Exit code 1 when any record has a problem.",
     )
     validate.add_argument("files", nargs="+", type=Path, help="JSONL files of dialogues")
-    validate.add_argument("--min-rounds", type=int, default=None, help="fewest user/psychologist rounds allowed")
-    validate.add_argument("--max-rounds", type=int, default=None, help="most rounds allowed")
+    validate.add_argument("--min-rounds", type=integer(1), default=None, help="fewest user/psychologist rounds allowed")
+    validate.add_argument("--max-rounds", type=integer(1), default=None, help="most rounds allowed")
     validate.set_defaults(handler=run_validate)
 
     templates = commands.add_parser(
@@ -33,7 +33,7 @@ def register(commands) -> None:
 
 # ------------------------------------------------------------------------- validate
 def run_validate(args: argparse.Namespace) -> int:
-    from ..io import read_dialogues
+    from ..io import read_dialogues, require_file
 
     bad = good = 0
 
@@ -43,12 +43,15 @@ def run_validate(args: argparse.Namespace) -> int:
         print(f"{reject.path}:{reject.line}: {reject.reason}")
 
     for path in args.files:
-        if not path.is_file():
-            raise ValueError(f"{path}: no such file")
+        require_file(path)
+        before = good + bad
         for _ in read_dialogues(
             path, on_reject=report, min_rounds=args.min_rounds, max_rounds=args.max_rounds
         ):
             good += 1
+        if good + bad == before:
+            bad += 1
+            print(f"{path}: no dialogues (the file is empty or holds only blank lines)")
     say(f"{good} valid, {bad} with problems")
     return 1 if bad else 0
 

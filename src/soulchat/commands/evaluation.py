@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ._common import add_output_argument, api_key, say
+from ._common import add_output_argument, add_request_arguments, integer, number, say
 
 ORDER = 60
 
@@ -23,22 +23,23 @@ def register(commands) -> None:
     evaluate.add_argument("--test", required=True, type=Path,
                           help="SoulChatCorpus folder (its 'samples' config) or JSONL of {input, target} / {messages}")
     evaluate.add_argument("--split", default="test", help="split of a corpus folder (default: %(default)s)")
-    evaluate.add_argument("--limit", type=int, help="first N examples only")
+    evaluate.add_argument("--limit", type=integer(1), help="first N examples only")
     add_output_argument(evaluate, what="predictions.jsonl and metrics.json")
     evaluate.add_argument("--model", required=True, help="local model folder, or the model name an endpoint serves")
     evaluate.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
                           help="OpenAI-compatible endpoint; when set (or $OPENAI_BASE_URL is), --model is "
                           "a served model name. The key is read from $OPENAI_API_KEY.")
-    evaluate.add_argument("--concurrency", type=int, default=8, help="requests in flight (endpoint)")
+    evaluate.add_argument("--concurrency", type=integer(1), default=8, help="requests in flight (endpoint)")
+    add_request_arguments(evaluate)
     evaluate.add_argument("--name", help="row name in reports (default: --model)")
-    evaluate.add_argument("--template", default="soulchat",
+    evaluate.add_argument("--template", default="soulchat", choices=_template_names(),
                           help="chat template used in training (local model; default: %(default)s)")
-    evaluate.add_argument("--batch-size", type=int, default=8, help="examples per generate call (default: %(default)s)")
-    evaluate.add_argument("--max-source-length", type=int, default=1024, help="prompt token budget; oldest rounds are cut")
-    evaluate.add_argument("--max-new-tokens", type=int, default=512)
-    evaluate.add_argument("--top-p", type=float, default=0.75, help="paper: 0.75")
-    evaluate.add_argument("--temperature", type=float, default=0.95, help="paper: 0.95; 0 = greedy")
-    evaluate.add_argument("--seed", type=int, default=42)
+    evaluate.add_argument("--batch-size", type=integer(1), default=8, help="examples per generate call (default: %(default)s)")
+    evaluate.add_argument("--max-source-length", type=integer(16), default=1024, help="prompt token budget; oldest rounds are cut")
+    evaluate.add_argument("--max-new-tokens", type=integer(1), default=512)
+    evaluate.add_argument("--top-p", type=number(above=0, maximum=1), default=0.75, help="paper: 0.75")
+    evaluate.add_argument("--temperature", type=number(0.0), default=0.95, help="paper: 0.95; 0 = greedy")
+    evaluate.add_argument("--seed", type=integer(0), default=42)
     evaluate.add_argument("--bleu-tokens", choices=["char", "word"], default="char",
                           help="BLEU on characters (ChatGLM-6B script, default) or jieba words")
     evaluate.set_defaults(handler=run_eval)
@@ -65,14 +66,18 @@ def register(commands) -> None:
     judge.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
                        help="OpenAI-compatible endpoint (key from $OPENAI_API_KEY)")
     judge.add_argument("--model", action="append", required=True, help="judge model; repeat for several judges")
-    judge.add_argument("--samples", type=int, default=1, help="answers per judge and item (default: %(default)s)")
-    judge.add_argument("--temperature", type=float, default=0.0)
-    judge.add_argument("--max-attempts", type=int, default=3, help="tries when an answer is malformed")
-    judge.add_argument("--concurrency", type=int, default=8)
-    judge.add_argument("--limit", type=int, help="first N predictions of each file")
-    judge.add_argument("--price-input", type=float, default=None,
+    judge.add_argument("--samples", type=integer(1), default=1, help="answers per judge and item (default: %(default)s)")
+    judge.add_argument("--temperature", type=number(0.0), default=0.0)
+    judge.add_argument("--concurrency", type=integer(1), default=8)
+    add_request_arguments(judge)
+    for action in judge._actions:
+        if action.dest == "max_attempts":
+            action.help = ("tries per request (timeouts, errors, empty answers), and per judgment when the "
+                           "answer is malformed (default: %(default)s)")
+    judge.add_argument("--limit", type=integer(1), help="first N predictions of each file")
+    judge.add_argument("--price-input", type=number(0.0), default=None,
                        help="USD per 1M prompt tokens (default: the judge model's entry in the price table)")
-    judge.add_argument("--price-output", type=float, default=None, help="USD per 1M completion tokens")
+    judge.add_argument("--price-output", type=number(0.0), default=None, help="USD per 1M completion tokens")
     judge.add_argument("--prices", default=None, help="price table YAML (default: soulchat/rewrite/prices.yaml)")
     judge.set_defaults(handler=run_judge)
 
@@ -87,9 +92,10 @@ def register(commands) -> None:
     )
     export.add_argument("predictions", nargs="+", type=Path, help="one predictions.jsonl per model")
     add_output_argument(export, what="the sheets to send to annotators")
-    export.add_argument("--items", type=int, default=100, help="items to sample (paper: 100)")
-    export.add_argument("--annotators", type=int, default=3, help="sheets to write (paper: 3)")
-    export.add_argument("--seed", type=int, default=0)
+    export.add_argument("--items", type=integer(1), default=100, help="items to sample (paper: 100)")
+    export.add_argument("--annotators", type=integer(2), default=3,
+                        help="sheets to write; Fleiss' kappa needs at least 2 (paper: 3)")
+    export.add_argument("--seed", type=integer(0), default=0)
     export.add_argument("--key", type=Path, help="where the unblinding key goes")
     export.set_defaults(handler=run_cehs_export)
     load = actions.add_parser(
@@ -104,10 +110,18 @@ def register(commands) -> None:
     load.set_defaults(handler=run_cehs_import)
 
 
+def _template_names() -> list[str]:
+    from ..templates import TEMPLATES
+
+    return sorted(TEMPLATES)
+
+
 def _progress(total: int, what: str):
+    import sys
+
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=what, unit="ex", dynamic_ncols=True)
+    return tqdm(total=total, desc=what, unit="ex", dynamic_ncols=True, file=sys.stderr)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -125,16 +139,20 @@ def run_eval(args: argparse.Namespace) -> int:
     decoding = Decoding(top_p=args.top_p, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
     settings = {"decoding": asdict(decoding), "test": str(args.test)}
     if args.base_url:
-        import openai
+        from .. import endpoint
 
-        client = openai.OpenAI(base_url=args.base_url, api_key=api_key())
-        generator = EndpointGenerator(client, args.model, decoding, concurrency=args.concurrency)
+        client = endpoint.client(args.base_url, timeout=args.timeout)
+        generator = EndpointGenerator(client, args.model, decoding, concurrency=args.concurrency,
+                                      attempts=args.max_attempts)
         settings["endpoint"] = args.base_url
     else:
+        from ..io import model_source
+
+        name, local = model_source(args.model)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(args.model)
-        model = AutoModelForCausalLM.from_pretrained(args.model).eval()
+        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local)
+        model = AutoModelForCausalLM.from_pretrained(name, local_files_only=local).eval()
         generator = LocalGenerator(model, tokenizer, args.template, decoding, args.max_source_length)
         settings["template"] = args.template
     with _progress(len(examples), "generating") as bar:
@@ -157,25 +175,33 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def _read_predictions(paths, limit=None) -> list[dict]:
-    from ..io import iter_jsonl
+    """Prediction records of `soulchat eval` files; a bad line, an empty file or a missing one is an
+    InputError naming it (nothing is dropped silently)."""
+    from ..io import InputError, iter_jsonl, require_file
 
     records = []
     for path in paths:
-        if not path.is_file():
-            raise ValueError(f"{path}: no such file")
+        require_file(path)
+        count = 0
         for index, (line, record) in enumerate(iter_jsonl(path)):
             if limit is not None and index >= limit:
                 break
-            if not isinstance(record, dict) or "prediction" not in record or "id" not in record:
-                raise ValueError(f"{path}:{line}: expected a `soulchat eval` prediction with id and prediction")
-            record.setdefault("model", path.parent.name)
+            if not isinstance(record, dict) or "id" not in record or not isinstance(record.get("prediction"), str):
+                raise InputError(path, line, "expected a `soulchat eval` prediction: an object with 'id' and a "
+                                 "string 'prediction'")
+            if not isinstance(record["id"], (str, int)) or isinstance(record["id"], bool):
+                raise InputError(path, line, f"'id' must be a string or an integer, got {type(record['id']).__name__}")
+            record.setdefault("model", path.parent.name or path.stem)
             records.append(record)
+            count += 1
+        if not count:
+            raise InputError(path, None, "no predictions (the file is empty); expected the predictions.jsonl "
+                             "of `soulchat eval`")
     return records
 
 
 def run_judge(args: argparse.Namespace) -> int:
-    import openai
-
+    from .. import endpoint
     from ..evaluation.cehs.judge import JudgeConfig
     from ..evaluation.cehs.judge import run_judge as judge_all
 
@@ -184,13 +210,23 @@ def run_judge(args: argparse.Namespace) -> int:
                          temperature=args.temperature, concurrency=args.concurrency,
                          price_input=args.price_input, price_output=args.price_output,
                          prices=args.prices)
-    client = openai.OpenAI(base_url=args.base_url, api_key=api_key())
+    if args.prices:
+        from ..rewrite.costs import PriceTable
+
+        PriceTable.load(args.prices)  # a bad table fails here, before any request
+    client = endpoint.client(args.base_url, timeout=args.timeout)
     with _progress(len(records) * len(args.model) * args.samples, "judging") as bar:
         summary = judge_all(records, args.output, client, config, progress=bar)
     for model, scores in summary["systems"].items():
         say(f"{model}: " + " ".join(f"{k}={scores[k]:.3f}" for k in ("content", "empathy", "helpfulness", "safety"))
             + f" over {scores['items']} items")
     say(f"tokens {summary['usage']}, cost ${summary.get('cost_usd', 0):.4f}; {summary['failed']} failed answers")
+    if summary.get("stopped"):
+        say(f"stopped: {summary['stopped']}")
+    elif summary.get("failure_causes"):
+        say(f"failed requests: {summary['failure_causes']}")
+    if summary["failed"]:
+        say("rerun the same command to ask again for the failed ones")
     return 1 if summary["failed"] else 0
 
 
@@ -201,8 +237,6 @@ def run_cehs_export(args: argparse.Namespace) -> int:
     runs: dict[str, list[dict]] = {}
     for record in _read_predictions(args.predictions):
         runs.setdefault(str(record["model"]), []).append(record)
-    if len(runs) < 1:
-        raise ValueError("no predictions read")
     key = export_kit(runs, args.output, items=args.items, annotators=args.annotators, seed=args.seed, key_path=args.key)
     say(f"{len(key['items'])} responses from {len(runs)} model(s) for {args.annotators} annotators in {args.output}; "
         f"key: {args.key or default_key_path(Path(args.output))} (do not send it)")
@@ -211,8 +245,9 @@ def run_cehs_export(args: argparse.Namespace) -> int:
 
 def run_cehs_import(args: argparse.Namespace) -> int:
     from ..evaluation.cehs import KitError, import_sheets, summarize
+    from ..evaluation.cehs.human import read_key
 
-    key = json.loads(args.key.read_text(encoding="utf-8"))
+    key = read_key(args.key)
     try:
         ratings = import_sheets(args.sheets, key)
     except KitError as error:

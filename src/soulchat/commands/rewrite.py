@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_llm_arguments, add_output_argument, api_key, say
+from ._common import UsageError, add_llm_arguments, add_output_argument, api_key, integer, number, say
 
 ORDER = 20
 
@@ -49,16 +49,12 @@ def register(commands) -> None:
     parser.add_argument("--prompt", default="soulchat",
                         help="soulchat (the empathy constraint prompt) | smile | a prompt text file (default: %(default)s)")
     parser.add_argument("--language", default="zh", choices=["zh", "en"], help="prompt language (default: %(default)s)")
-    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: server's)")
-    parser.add_argument("--max-tokens", type=int, default=None, help="completion token cap (default: server's)")
-    parser.add_argument("--requests-per-minute", "--rpm", type=float, default=None, help="request rate cap")
-    parser.add_argument("--tokens-per-minute", "--tpm", type=float, default=None,
+    parser.add_argument("--temperature", type=number(0.0, 2.0), default=None, help="sampling temperature (default: server's)")
+    parser.add_argument("--max-tokens", type=integer(1), default=None, help="completion token cap (default: server's)")
+    parser.add_argument("--requests-per-minute", "--rpm", type=number(above=0), default=None, help="request rate cap")
+    parser.add_argument("--tokens-per-minute", "--tpm", type=number(above=0), default=None,
                         help="token rate cap (estimated before each request, corrected by the reported usage)")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds before a request counts as hung and is retried (default: %(default)s)")
-    parser.add_argument("--max-attempts", type=int, default=6,
-                        help="tries per row on 429/5xx/timeouts before it is left for a rerun (default: %(default)s)")
-    parser.add_argument("--max-cost", type=float, default=None, metavar="USD",
+    parser.add_argument("--max-cost", type=number(0.0), default=None, metavar="USD",
                         help="stop starting requests once the log's total cost reaches USD (in-flight ones finish)")
     parser.add_argument("--prices", default=None, metavar="FILE.yaml",
                         help="price table (default: the bundled soulchat/rewrite/prices.yaml)")
@@ -67,9 +63,11 @@ def register(commands) -> None:
     parser.add_argument("--skip-invalid", action="store_true",
                         help="write bad records with their reason to OUTPUT/rejects.jsonl and go on")
     parser.add_argument("--batch", action="store_true", help="use the OpenAI Batch API (half price, up to 24 h)")
-    parser.add_argument("--batch-max-lines", type=int, default=50_000, help="requests per batch file (default: %(default)s)")
-    parser.add_argument("--batch-max-mb", type=float, default=190.0, help="size cap of a batch file in MB (default: %(default)s)")
-    parser.add_argument("--poll-interval", type=float, default=30.0, help="seconds between batch status polls (default: %(default)s)")
+    parser.add_argument("--batch-max-lines", type=integer(1, 50_000), default=50_000,
+                        help="requests per batch file (default and API maximum: %(default)s)")
+    parser.add_argument("--batch-max-mb", type=number(above=0, maximum=200.0), default=190.0,
+                        help="size cap of a batch file in MB (API maximum 200; default: %(default)s)")
+    parser.add_argument("--poll-interval", type=number(above=0), default=30.0, help="seconds between batch status polls (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_rewrite)
 
@@ -78,14 +76,16 @@ def run_rewrite(args: argparse.Namespace) -> int:
     from ..rewrite import PriceTable, RewriteJob, RewriteSettings
 
     if not args.model:
-        say("soulchat rewrite: error: --model is required")
-        return 2
-    settings = RewriteSettings(
-        model=args.model, prompt=args.prompt, language=args.language, temperature=args.temperature,
-        max_tokens=args.max_tokens, concurrency=args.concurrency, requests_per_minute=args.requests_per_minute,
-        tokens_per_minute=args.tokens_per_minute, timeout=args.timeout, max_attempts=args.max_attempts,
-        max_cost=args.max_cost,
-    )
+        raise UsageError("--model is required")
+    try:  # a bad --model mix or --prompt name is bad usage
+        settings = RewriteSettings(
+            model=args.model, prompt=args.prompt, language=args.language, temperature=args.temperature,
+            max_tokens=args.max_tokens, concurrency=args.concurrency, requests_per_minute=args.requests_per_minute,
+            tokens_per_minute=args.tokens_per_minute, timeout=args.timeout, max_attempts=args.max_attempts,
+            max_cost=args.max_cost,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     job = RewriteJob(args.inputs, args.output, settings, skip_invalid=args.skip_invalid,
                      prices=PriceTable.load(args.prices), base_url=args.base_url, api_key=api_key(),
                      progress=not args.no_progress, batch=args.batch)
@@ -121,6 +121,10 @@ def run_rewrite(args: argparse.Namespace) -> int:
         f"{run['tokens']['total']:,} tokens, ${run['cost_usd']['this_run']:.4f} this run "
         f"(${run['cost_usd']['total']:.4f} in the log) in {run['elapsed_s']:.1f}s")
     say(f"  finish reasons {run['finish_reasons']}; results in {job.output / 'results.jsonl'}")
+    if report.causes:
+        from ..endpoint import first_causes
+
+        say("  failed requests: " + first_causes(list(report.causes.elements())))
     if report.stopped:
         say(f"stopped: {report.stopped}")
     elif not report.complete:

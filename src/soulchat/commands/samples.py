@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ._common import say
+from ._common import integer, say
 
 ORDER = 25
 
@@ -26,7 +26,8 @@ def register(commands) -> None:
     )
     parser.add_argument("--output", default="soulchat-samples", help="folder for the summary (default: %(default)s)")
     parser.add_argument(
-        "--template", default="soulchat", help="chat template to render samples with (default: %(default)s)"
+        "--template", default="soulchat", choices=_template_names(),
+        help="chat template to render samples with (default: %(default)s)"
     )
     parser.add_argument(
         "--tokenizer",
@@ -34,11 +35,17 @@ def register(commands) -> None:
         help="'qwen' (Qwen's real vocabulary, offline), 'trained' (a small BPE trained on the sample) "
         "or a local model/tokenizer folder (default: %(default)s)",
     )
-    parser.add_argument("--batch-size", type=int, default=8, help="examples in the collated batch (default: %(default)s)")
-    parser.add_argument("--max-source-length", type=int, default=1536, help="prompt token budget (default: %(default)s)")
-    parser.add_argument("--max-target-length", type=int, default=512, help="target token budget incl. stop (default: %(default)s)")
+    parser.add_argument("--batch-size", type=integer(1), default=8, help="examples in the collated batch (default: %(default)s)")
+    parser.add_argument("--max-source-length", type=integer(16), default=1536, help="prompt token budget (default: %(default)s)")
+    parser.add_argument("--max-target-length", type=integer(1), default=512, help="target token budget incl. stop (default: %(default)s)")
     parser.add_argument("--data", type=Path, default=None, help="dialogues JSONL to use instead of the bundled sample")
     parser.set_defaults(handler=run_samples)
+
+
+def _template_names() -> list[str]:
+    from ..templates import TEMPLATES
+
+    return sorted(TEMPLATES)
 
 
 # -------------------------------------------------------------------------- samples
@@ -49,8 +56,11 @@ def load_tokenizer(name: str):
         return testing.qwen_tokenizer()
     if name == "trained":
         return testing.train_tokenizer()
+    from ..io import model_source
+
     if not Path(name).is_dir():
         raise ValueError(f"--tokenizer {name!r}: expected 'qwen', 'trained' or a local tokenizer folder")
+    model_source(name, what="--tokenizer", model=False)  # a folder without tokenizer files says so
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(name, local_files_only=True)

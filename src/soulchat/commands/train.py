@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import say
+from ._common import integer, say
 
 ORDER = 40
 
@@ -33,8 +33,11 @@ def register(commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--config", help="YAML recipe, e.g. recipes/demo-cpu/lora.yaml")
-    train.add_argument("--max-steps", type=int, default=None, help="stop after N optimizer steps (smoke runs)")
+    train.add_argument("--max-steps", type=integer(1), default=None, help="stop after N optimizer steps (smoke runs)")
     train.add_argument("--output", default=None, help="output folder (overrides the recipe's output_dir)")
+    train.add_argument("--skip-invalid", action="store_true",
+                       help="write bad records of JSON/JSONL data with file, line and reason to OUTPUT/rejects.jsonl "
+                       "and train on the rest (as `soulchat rewrite --skip-invalid`); default: the first one stops")
     train.add_argument(
         "--list-arguments", action="store_true", help="print every recipe key with its help and exit"
     )
@@ -77,16 +80,22 @@ def run_train(args: argparse.Namespace) -> int:
         argv += ["--max_steps", str(args.max_steps)]
     if args.output is not None:
         argv += ["--output_dir", args.output]
+    if args.skip_invalid:
+        argv += ["--skip_invalid", "true"]
     if args.config is None and not any(a.startswith("--output_dir") for a in argv):
         say("soulchat train: error: pass --config FILE.yaml (e.g. recipes/demo-cpu/lora.yaml) or --output")
         return 2
 
-    from ..train import RecipeError, parse_arguments, train
+    from ..train import parse_arguments, train
+
+    from ..io import InputError
 
     try:
         parsed = parse_arguments(argv, config=args.config)
-    except (RecipeError, SystemExit) as error:
-        if isinstance(error, RecipeError):
+    except InputError:
+        raise  # the recipe file itself is unreadable: exit 1 with its file and line
+    except (ValueError, SystemExit) as error:  # RecipeError, or a value TrainingArguments refuses
+        if isinstance(error, ValueError):
             say(f"soulchat train: error: {error}")
         return 2
     model_args, data_args, lora_args, training_args = parsed

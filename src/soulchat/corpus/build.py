@@ -217,7 +217,7 @@ def build_corpus(
 
     hashes, samples = np.load(work / "split-hashes.npy"), np.load(work / "split-samples.npy")
     if len(hashes) == 0:
-        raise ValueError("no dialogue survived cleaning; see cleaning/rejects.jsonl and cleaning/report.json")
+        raise ValueError(_nothing_kept(report, output))
     bounds, warnings = split_thresholds(hashes, samples, build)
     for warning in warnings:
         say(f"warning: {warning}")
@@ -255,3 +255,22 @@ def build_corpus(
     shutil.rmtree(work)
     done.write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
     return summary
+
+
+def _nothing_kept(report: CleanReport, output: Path) -> str:
+    """Why the corpus would be empty, with the first reject's file, line and reason."""
+    if not report.read:
+        return "the inputs hold no records (empty files, or blank lines only)"
+    first = ""
+    with open(output / "cleaning" / "rejects.jsonl", encoding="utf-8") as rejects:
+        line = rejects.readline()
+    if line.strip():
+        record = json.loads(line)
+        origin = record.get("origin") or {}
+        where = f"{origin.get('path')}:{origin.get('line')}: " if origin.get("path") else ""
+        details = record.get("details")
+        detail = "; ".join(map(str, details)) if isinstance(details, list) else str(details or "")
+        first = f"; the first: {where}{record.get('reason')}" + (f" ({detail})" if detail else "")
+    counts = ", ".join(f"{n} {reason}" for reason, n in report.rejected.most_common(3))
+    return (f"no dialogue survived cleaning ({report.read} read, rejected: {counts}){first}; "
+            f"see {output}/cleaning/rejects.jsonl and cleaning/report.json")

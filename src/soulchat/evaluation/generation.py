@@ -49,8 +49,12 @@ def _example(index: int, record, where: str) -> Example:
     if not isinstance(record, dict):
         raise ValueError(f"{where}: expected an object, got {type(record).__name__}")  # noqa: TRY004 - bad input line
     if "input" in record and "target" in record:
+        for name in ("input", "target"):
+            if not isinstance(record[name], str) or not record[name].strip():
+                got = "empty" if isinstance(record[name], str) else f"{type(record[name]).__name__}"
+                raise ValueError(f"{where}: '{name}' must be a non-empty string, got {got}")
         history, query = parse_input(record["input"])
-        return Example(index, history, query, str(record["target"]), record.get("id"))
+        return Example(index, history, query, record["target"], record.get("id"))
     if "messages" in record:
         dialogue = Dialogue.from_messages(record["messages"], id=record.get("id"))
         exchanges = dialogue.exchanges()
@@ -69,6 +73,10 @@ def load_test_set(path: str | Path, split: str = "test", limit: int | None = Non
     if path.is_dir():
         import datasets
 
+        readme = path / "README.md"
+        if not readme.is_file() or "configs:" not in readme.read_text(encoding="utf-8", errors="replace"):
+            raise ValueError(f"{path}: a folder, but not a SoulChatCorpus (no README.md listing configs:); "
+                             "pass the folder `soulchat build` wrote, or a JSONL file")
         try:
             data = datasets.load_dataset(str(path), "samples")
         except ValueError as error:
@@ -83,8 +91,10 @@ def load_test_set(path: str | Path, split: str = "test", limit: int | None = Non
                 examples.append(_example(index, dict(row), f"{path} [{split}] row {index}"))
             except (ValueError, DialogueFormatError) as error:
                 raise ValueError(str(error)) from None
+        if not examples:
+            raise ValueError(f"{path} [{split}]: no test examples")
         return examples
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"{path}: no such file or folder")
     for index, (line, record) in enumerate(iter_jsonl(path)):
         if limit is not None and index >= limit:
@@ -93,6 +103,8 @@ def load_test_set(path: str | Path, split: str = "test", limit: int | None = Non
             examples.append(_example(index, record, f"{path}:{line}"))
         except DialogueFormatError as error:
             raise InputError(path, line, str(error)) from None
+    if not examples:
+        raise InputError(path, None, "no test examples (the file is empty); expected {input, target} or {messages} per line")
     return examples
 
 
@@ -140,26 +152,42 @@ class LocalGenerator:
 
 
 class EndpointGenerator:
-    """Chat completions from an OpenAI-compatible endpoint (ChatGPT baseline, vLLM-served model)."""
+    """Chat completions from an OpenAI-compatible endpoint (ChatGPT baseline, vLLM-served model),
+    under the request policy of soulchat.endpoint: a failed request gives no prediction (None, its
+    cause in `failures`), and the run stops asking once the endpoint looks dead."""
 
-    def __init__(self, client, model: str, decoding: Decoding, concurrency: int = 8, system: str | None = None):
+    def __init__(self, client, model: str, decoding: Decoding, concurrency: int = 8, system: str | None = None,
+                 attempts: int | None = None):
+        from ..endpoint import DEFAULT_ATTEMPTS, Breaker
+
         self.client, self.model, self.decoding = client, model, decoding
         self.concurrency, self.system = concurrency, system
+        self.attempts = attempts or DEFAULT_ATTEMPTS
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        self.failures: list[str] = []  # cause of each failed request
+        self.breaker = Breaker(limit=max(8, 2 * concurrency))
 
-    def _one(self, example: Example) -> str:
+    def _one(self, example: Example) -> str | None:
+        from ..endpoint import RequestFailed, complete
+
+        if self.breaker.tripped:
+            return None
         d = self.decoding
         messages = ([{"role": "system", "content": self.system}] if self.system else []) + example.messages()
-        done = self.client.chat.completions.create(
-            model=self.model, messages=messages, top_p=d.top_p, temperature=d.temperature,
-            max_tokens=d.max_new_tokens, seed=d.seed + example.id,
-        )
-        if done.usage is not None:
-            self.usage["prompt_tokens"] += done.usage.prompt_tokens or 0
-            self.usage["completion_tokens"] += done.usage.completion_tokens or 0
-        return (done.choices[0].message.content or "").strip()
+        body = {"model": self.model, "messages": messages, "top_p": d.top_p, "temperature": d.temperature,
+                "max_tokens": d.max_new_tokens, "seed": d.seed + example.id}
+        try:
+            answer = complete(self.client, body, attempts=self.attempts)
+        except RequestFailed as failed:
+            self.failures.append(failed.cause)
+            self.breaker.failure(failed)
+            return None
+        self.breaker.success()
+        self.usage["prompt_tokens"] += answer.usage.get("prompt_tokens", 0)
+        self.usage["completion_tokens"] += answer.usage.get("completion_tokens", 0)
+        return answer.text.strip()
 
-    def generate(self, examples: Sequence[Example], batch_number: int = 0) -> list[str]:
+    def generate(self, examples: Sequence[Example], batch_number: int = 0) -> list[str | None]:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max(1, self.concurrency)) as pool:
@@ -167,6 +195,14 @@ class EndpointGenerator:
 
 
 # ---------------------------------------------------------------------------------- runs
+class GenerationIncomplete(RuntimeError):
+    """Some examples have no prediction (their requests failed); `missing` lists their ids."""
+
+    def __init__(self, message: str, missing: list[int]):
+        super().__init__(message)
+        self.missing = missing
+
+
 def _done_ids(path: Path) -> set[int]:
     done = set()
     if path.exists():
@@ -175,7 +211,7 @@ def _done_ids(path: Path) -> set[int]:
                 if line.strip():
                     try:
                         done.add(json.loads(line)["id"])
-                    except (json.JSONDecodeError, KeyError):
+                    except (ValueError, KeyError, TypeError, RecursionError):
                         continue  # a line cut by an interrupted write is redone
     return done
 
@@ -200,6 +236,8 @@ def run_generation(
             # batch numbers follow test-set positions so that a resumed run reseeds identically
             replies = generator.generate(batch, batch_number=batch[0].id // batch_size)
             for example, reply in zip(batch, replies):
+                if reply is None:  # the request failed: nothing recorded, a rerun asks again
+                    continue
                 record = {"id": example.id, "source_id": example.source_id, "model": model_name,
                           "input": example.input, "target": example.target, "prediction": reply}
                 stream.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -213,10 +251,22 @@ def run_generation(
             if line.strip():
                 try:
                     record = json.loads(line)
-                except json.JSONDecodeError:
+                except (ValueError, RecursionError):
                     continue
-                if record.get("id") in wanted:
+                if isinstance(record, dict) and record.get("id") in wanted and isinstance(record.get("prediction"), str):
                     predictions.setdefault(record["id"], record)
+    missing = [e.id for e in examples if e.id not in predictions]
+    if missing:
+        failures = getattr(generator, "failures", [])
+        stopped = getattr(getattr(generator, "breaker", None), "reason", None)
+        from ..endpoint import first_causes
+
+        raise GenerationIncomplete(
+            f"{len(missing)} of {len(examples)} examples got no prediction"
+            + (f" (stopped: {stopped})" if stopped else f" ({first_causes(failures)})" if failures else "")
+            + "; no metrics written"
+            + (f"; the {len(examples) - len(missing)} finished ones are kept in {path}" if len(missing) < len(examples) else "")
+            + ". Rerun the same command to ask for the rest", missing)
     ordered = [predictions[e.id] for e in examples]
     metrics = compute_metrics([r["prediction"] for r in ordered], [r["target"] for r in ordered],
                               bleu_tokens=bleu_tokens)

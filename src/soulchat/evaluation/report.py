@@ -8,7 +8,6 @@ one we quote exactly from the paper (Chen et al., 2023, "SoulChat", Table 1).
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,12 +31,15 @@ def load_runs(paths: Sequence[str | Path]) -> list[dict]:
         file = path / "metrics.json" if path.is_dir() else path
         if not file.is_file():
             raise ValueError(f"{path}: no metrics.json")
+        from ..io import read_json
+
+        data = read_json(file, "the metrics.json of `soulchat eval`")
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
             metrics = data["metrics"]
             values = {k: float(metrics[k]) for k in METRICS}
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{file}: not a soulchat eval metrics.json ({error})") from None
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{file}: not a soulchat eval metrics.json (no {error} metric)"
+                             if isinstance(error, KeyError) else f"{file}: not a soulchat eval metrics.json ({error})") from None
         runs.append({"name": str(data.get("model") or path.name), "metrics": values,
                      "count": metrics.get("count"), "bleu_tokens": data.get("bleu_tokens", "char")})
     return runs

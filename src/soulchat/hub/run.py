@@ -49,8 +49,9 @@ class RunInfo:
 
 def _json(path: Path) -> dict | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError, RecursionError) as error:
         if path.exists():
             logger.warning("%s: unreadable (%s); left out of the card", path, error)
         return None
@@ -90,9 +91,12 @@ def read_run(output_dir: str | Path, recipe: str | Path | None = None, base_mode
     settings: dict[str, Any] = {}
     recipe = Path(recipe) if recipe else (run / "recipe.yaml" if (run / "recipe.yaml").is_file() else None)
     if recipe is not None:
-        import yaml
+        from ..io import InputError, read_yaml
 
-        settings.update(yaml.safe_load(recipe.read_text(encoding="utf-8")) or {})
+        found = read_yaml(recipe, "a training recipe (a YAML mapping)") or {}
+        if not isinstance(found, dict):
+            raise InputError(recipe, None, "a recipe is a YAML mapping of argument names to values")
+        settings.update(found)
         info.sources.append(recipe.name)
     if (run / "training_args.bin").is_file():
         # the resolved arguments win over the recipe: command-line overrides (--max_steps) land there

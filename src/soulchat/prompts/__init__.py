@@ -54,7 +54,9 @@ def load_prompt(name: str = "soulchat", language: str = "zh") -> Prompt:
         path = Path(name)
         if not path.is_file():
             raise ValueError(f"unknown prompt {name!r}: expected one of {sorted(PROMPTS)} or a text file")
-    return parse_prompt(path.read_text(encoding="utf-8"), path=path, name=name, language=language)
+    from ..io import read_text
+
+    return parse_prompt(read_text(path), path=path, name=name, language=language)
 
 
 def parse_prompt(source: str, *, path: Path, name: str, language: str) -> Prompt:

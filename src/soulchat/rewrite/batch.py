@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..endpoint import EmptyAnswer, describe, parse_answer
 from .costs import PriceTable
 from .inputs import SingleTurn
 from .plan import RewriteSettings, plan_request
@@ -232,13 +233,21 @@ class BatchRunner:
             "model": None, "text": None, "finish_reason": None, "usage": None,
             "latency_s": round(latency, 3), "attempts": 1, "error": None, "time": now_iso(), "batch": True,
         }
-        if status == 200 and body.get("choices"):
-            choice = body["choices"][0]
-            usage = body.get("usage")
-            record |= {"model": body.get("model"), "text": (choice.get("message") or {}).get("content"),
-                       "finish_reason": choice.get("finish_reason"),
-                       "usage": {k: usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
-                       if usage else None}
+        answer = None
+        if status == 200:
+            try:
+                answer = parse_answer(body)
+            except EmptyAnswer as empty:  # billed, but nothing to keep: a next round asks again
+                record |= {"status": "error", "error": describe(empty), "model": empty.model, "usage": empty.usage or None}
+                self.report.causes[record["error"]] += 1
+                self.log.append(record)
+                cost = self.prices.cost_of(record)
+                self.report.cost += cost
+                self.report.cost_total += cost
+                return False
+        if answer is not None:
+            usage = answer.usage or None
+            record |= {"model": answer.model, "text": answer.text, "finish_reason": answer.finish_reason, "usage": usage}
             self.log.append(record)
             cost = self.prices.cost_of(record)
             self.report.ok += 1
@@ -248,9 +257,10 @@ class BatchRunner:
             self.report.cost += cost
             self.report.cost_total += cost
             return True
-        error = body.get("error") or item.get("error") or {}
+        error = (body.get("error") if isinstance(body, dict) else None) or item.get("error") or {}
         message = error.get("message") if isinstance(error, dict) else str(error)
         record |= {"status": "error", "error": f"HTTP {status}: {message}" if status else str(message)}
+        self.report.causes[record["error"]] += 1
         final = status in ROW_FATAL
         if final:
             record["final"] = True

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 DEFAULT_PRICES = Path(__file__).with_name("prices.yaml")
 
 
@@ -28,23 +26,43 @@ class PriceTable:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> PriceTable:
+        """The table at `path` (default: the bundled one); InputError names the file and the entry."""
+        from ..io import InputError, read_yaml
+
         path = Path(path or DEFAULT_PRICES)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
-            raise ValueError(f"{path}: not valid YAML ({error})") from None
+        data = read_yaml(path, "a price table: models: {NAME: {input: USD, output: USD}}") or {}
+        if not isinstance(data, dict):
+            raise InputError(path, None, "a price table is a mapping with 'models:' (see soulchat/rewrite/prices.yaml)")
+
+        def amount(value, where: str, positive: bool = False) -> float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise InputError(path, None, f"{where} must be a number, got {value!r}")
+            if value < 0 or (positive and value == 0):
+                raise InputError(path, None, f"{where} must be {'more than' if positive else 'at least'} 0, got {value!r}")
+            return float(value)
+
+        entries = data.get("models") or {}
+        if not isinstance(entries, dict):
+            raise InputError(path, None, "'models' must be a mapping of model name to {input: USD, output: USD}")
         models = {}
-        for name, entry in (data.get("models") or {}).items():
+        for name, entry in entries.items():
             if not isinstance(entry, dict) or not {"input", "output"} <= set(entry):
-                raise ValueError(f"{path}: models.{name} must be {{input: USD, output: USD}}")
-            models[str(name)] = Price(float(entry["input"]), float(entry["output"]))
+                raise InputError(path, None, f"models.{name} must be {{input: USD, output: USD}}")
+            models[str(name)] = Price(amount(entry["input"], f"models.{name}.input"),
+                                      amount(entry["output"], f"models.{name}.output"))
         estimate = data.get("estimate") or {}
+        if not isinstance(estimate, dict):
+            raise InputError(path, None, "'estimate' must be a mapping (tokens_per_char, completion_ratio)")
+        discount = amount(data.get("batch_discount", 1.0), "batch_discount", positive=True)
+        if discount > 1:
+            raise InputError(path, None, f"batch_discount is a price factor in (0, 1], got {discount:g}")
+        per_tokens = amount(data.get("per_tokens", 1_000_000), "per_tokens", positive=True)
         return cls(
             models=models,
-            per_tokens=int(data.get("per_tokens", 1_000_000)),
-            batch_discount=float(data.get("batch_discount", 1.0)),
-            tokens_per_char=float(estimate.get("tokens_per_char", 1.0)),
-            completion_ratio=float(estimate.get("completion_ratio", 1.8)),
+            per_tokens=int(per_tokens),
+            batch_discount=discount,
+            tokens_per_char=amount(estimate.get("tokens_per_char", 1.0), "estimate.tokens_per_char", positive=True),
+            completion_ratio=amount(estimate.get("completion_ratio", 1.8), "estimate.completion_ratio", positive=True),
             source=str(path),
         )
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from ..io import InputError, Reject, iter_records
+from ..io import InputError, Reject, iter_records, require_file
 
 USER, PSYCHOLOGIST = "用户：", "心理咨询师："
 # A question that already ends with punctuation runs straight into its description, as PsyQA's
@@ -57,10 +57,10 @@ def read_single_turn(
     if isinstance(paths, (str, Path)):
         paths = [paths]
     for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(path, None, "no such file")
+        path = require_file(path)
+        records = 0
         for number, record in iter_records(path):
+            records += 1
             try:
                 if isinstance(record, InputError):
                     raise record
@@ -79,6 +79,9 @@ def read_single_turn(
                 continue
             for index, (question_id, topic, text) in enumerate(pairs):
                 yield SingleTurn(str(path), number, question_id, index, topic, text)
+        if not records:  # not a record to skip: nothing was there at all
+            raise InputError(path, None, "no records (the file is empty or holds only blank lines); expected "
+                             "PsyQA {question, description, answers} or flat {question, answer} objects")
 
 
 def _pairs(record: Any) -> Iterator[tuple[Any, str | None, str]]:

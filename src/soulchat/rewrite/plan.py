@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..endpoint import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT
 from ..prompts import Prompt, load_prompt
 from .inputs import SingleTurn
 
@@ -79,8 +80,8 @@ class RewriteSettings:
     concurrency: int = field(default=8, metadata={"help": "requests in flight at once"})
     requests_per_minute: float | None = field(default=None, metadata={"help": "request rate cap; None: no cap"})
     tokens_per_minute: float | None = field(default=None, metadata={"help": "token rate cap (estimated up front, corrected by usage)"})
-    timeout: float = field(default=600.0, metadata={"help": "seconds before a request counts as hung and is retried"})
-    max_attempts: int = field(default=6, metadata={"help": "tries per row for 429/5xx/timeouts before logging a transient error"})
+    timeout: float = field(default=DEFAULT_TIMEOUT, metadata={"help": "seconds before a request counts as hung and is retried"})
+    max_attempts: int = field(default=DEFAULT_ATTEMPTS, metadata={"help": "tries per row for 429/5xx/timeouts before logging a transient error"})
     max_cost: float | None = field(default=None, metadata={"help": "stop starting requests once this many USD are spent (whole log)"})
     backoff_base: float = field(default=1.0, metadata={"help": "first back-off in seconds; doubles per try, with jitter"})
     backoff_max: float = field(default=60.0, metadata={"help": "back-off ceiling in seconds"})
@@ -90,6 +91,8 @@ class RewriteSettings:
         self.prompt_template: Prompt = load_prompt(self.prompt, self.language)
         if self.concurrency < 1:
             raise ValueError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if self.max_attempts < 1 or not self.timeout > 0:
+            raise ValueError(f"need --max-attempts >= 1 and --timeout > 0, got {self.max_attempts} and {self.timeout}")
 
     @property
     def prompt_version(self) -> str:

@@ -6,16 +6,19 @@ Failure handling (what a run over 600k requests meets):
   jittered back-off), then the row is tried again;
 * 429 `insufficient_quota`: no new request starts, in-flight ones finish, the run stops; a rerun
   resumes once the account has credit;
-* 5xx, timeouts (a hung request), connection errors: jittered exponential back-off, retried up to
-  `max_attempts`, then logged as a transient error that a rerun retries;
+* 5xx, timeouts (a hung request), connection errors, a 200 answer without text (`choices: []`,
+  `content: null`, no `choices`, not JSON): jittered exponential back-off, retried up to
+  `max_attempts`, then logged as a transient error that a rerun retries (never as "ok");
 * 400/413/422: the request itself is bad; logged as a final error for that row only;
-* 401/403/404: nothing will work (key, permission, model name); the run stops.
+* 401/403/404: nothing will work (key, permission, model name); the run stops;
+* `Breaker.limit` rows in a row failed for good: the endpoint is down, the run stops (a rerun resumes).
+
+These are the rules of soulchat.endpoint, shared with every command that calls an endpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from collections import Counter
@@ -24,14 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..endpoint import ROW_FATAL, RUN_FATAL, Answer, Breaker, EmptyAnswer, RequestFailed, describe, is_quota, parse_answer, where
 from .costs import PriceTable
 from .inputs import SingleTurn
 from .limits import PoolPause, RateLimiter, backoff, retry_delay
 from .plan import Request, RewriteSettings, plan_request
 from .results import ResultLog, now_iso
 
-ROW_FATAL = {400, 413, 422}
-RUN_FATAL = {401, 403, 404}
+__all__ = ["ROW_FATAL", "RUN_FATAL", "RewriteRunner", "RunReport", "make_client", "make_clients"]
 
 #: Connections per client. httpcore walks its whole pool about twice per request, so one pool of
 #: 128 connections spent ~30 % of the client's CPU at concurrency 128; several small pools, each
@@ -55,6 +58,7 @@ class RunReport:
     cost: float = 0.0  # this run
     cost_total: float = 0.0  # the whole log
     pauses: int = 0
+    causes: Counter = field(default_factory=Counter)  # error of each failed row -> count, for the screen
     stopped: str | None = None
     elapsed_s: float = 0.0
 
@@ -73,6 +77,7 @@ class RunReport:
             "attempts": self.attempts,
             "retries": dict(self.retries),
             "rate_limit_pauses": self.pauses,
+            "errors": dict(self.causes.most_common(10)),
             "finish_reasons": dict(self.finish_reasons),
             "tokens": {"prompt": self.prompt_tokens, "completion": self.completion_tokens,
                        "total": self.prompt_tokens + self.completion_tokens},
@@ -136,6 +141,7 @@ class RewriteRunner:
         self.report = RunReport()
         self.limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute)
         self.pause = PoolPause()
+        self.breaker = Breaker(limit=max(8, 2 * settings.concurrency))
         self._counts_shown = 0.0
 
     # -- the pool ---------------------------------------------------------------------------
@@ -238,13 +244,13 @@ class RewriteRunner:
                 # parameter transform and response model (~half the client's CPU per request,
                 # which decides throughput at concurrency 128).
                 response = await client.post("/chat/completions", cast_to=httpx2.Response, body=request.body)
-                completion = json.loads(response.content)
+                answer = parse_answer(response.content)
             except openai.APIStatusError as error:
                 failure = error  # `error` is unbound after the except block
                 latency = time.monotonic() - begin
                 self.limiter.settle(estimate, 0)
                 status = error.status_code
-                if status == 429 and _is_quota(error):
+                if status == 429 and is_quota(error):
                     self.report.stopped = ("insufficient_quota: the account has no credit left; "
                                            "add credit, then rerun the same command to resume")
                     self._log_error(request, error, latency, attempt + 1)
@@ -253,7 +259,7 @@ class RewriteRunner:
                     self._log_error(request, error, latency, attempt + 1, final=True)
                     return
                 if status in RUN_FATAL:
-                    self.report.stopped = f"HTTP {status} from the server ({_message(error)}): check the key, base URL and model"
+                    self.report.stopped = f"{describe(error)} from the server: check the key, base URL and model"
                     self._log_error(request, error, latency, attempt + 1)
                     return
                 if status == 429:
@@ -264,21 +270,27 @@ class RewriteRunner:
                 else:  # 5xx, 408, 409 and friends: the server's trouble, try again
                     await asyncio.sleep(backoff(attempt, settings.backoff_base, settings.backoff_max))
                     reason = f"http_{status}"
-            except (openai.APITimeoutError, openai.APIConnectionError, ValueError) as error:
-                # ValueError: a 200 whose body is not JSON (a proxy's error page): the server's fault
+            except (openai.APITimeoutError, openai.APIConnectionError, EmptyAnswer) as error:
+                # EmptyAnswer: a 200 without text (or not JSON: a proxy's error page): the server's
+                # fault, and a row logged "ok" without text would never be asked again
                 failure = error
                 latency = time.monotonic() - begin
                 self.limiter.settle(estimate, 0)
                 reason = ("timeout" if isinstance(error, openai.APITimeoutError)
-                          else "connection" if isinstance(error, openai.APIConnectionError) else "bad_response")
+                          else "connection" if isinstance(error, openai.APIConnectionError) else "no_text")
                 await asyncio.sleep(backoff(attempt, settings.backoff_base, settings.backoff_max))
             else:
-                self._log_ok(request, completion, time.monotonic() - begin, attempt + 1, estimate)
+                self.breaker.success()
+                self._log_ok(request, answer, time.monotonic() - begin, attempt + 1, estimate)
                 return
             attempt += 1
             self.report.retries[reason] += 1
             if attempt >= settings.max_attempts or self.report.stopped:
                 self._log_error(request, failure, latency, attempt)
+                self.breaker.failure(RequestFailed(where(self.base_url or "https://api.openai.com/v1"),
+                                                   describe(failure), "retry"))
+                if self.breaker.tripped and not self.report.stopped:
+                    self.report.stopped = f"{self.breaker.reason}; rerun the same command to resume"
                 return
 
     def _record(self, request: Request, status: str, latency: float, attempts: int) -> dict[str, Any]:
@@ -299,18 +311,10 @@ class RewriteRunner:
             "time": now_iso(),
         }
 
-    def _log_ok(self, request: Request, completion: dict[str, Any], latency: float, attempts: int, estimate: int) -> None:
+    def _log_ok(self, request: Request, answer: Answer, latency: float, attempts: int, estimate: int) -> None:
         record = self._record(request, "ok", latency, attempts)
-        choices = completion.get("choices") or [{}]
-        usage = completion.get("usage")
-        if usage:
-            usage = {k: int(usage.get(k) or 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
-        record |= {
-            "model": completion.get("model"),
-            "text": (choices[0].get("message") or {}).get("content"),
-            "finish_reason": choices[0].get("finish_reason"),
-            "usage": usage,
-        }
+        usage = answer.usage or None
+        record |= {"model": answer.model, "text": answer.text, "finish_reason": answer.finish_reason, "usage": usage}
         self.log.append(record)
         cost = self.prices.cost_of(record)
         self.report.ok += 1
@@ -325,22 +329,16 @@ class RewriteRunner:
 
     def _log_error(self, request: Request, error: Exception, latency: float, attempts: int, final: bool = False) -> None:
         record = self._record(request, "error", latency, attempts)
-        status = getattr(error, "status_code", None)
-        record["error"] = (f"HTTP {status}: " if status else f"{type(error).__name__}: ") + _message(error)
+        record["error"] = describe(error)
+        self.report.causes[record["error"]] += 1
+        if isinstance(error, EmptyAnswer) and error.usage:  # billed although empty: the log's cost counts it
+            record |= {"model": error.model, "usage": error.usage}
+            cost = self.prices.cost_of(record)
+            self.report.cost += cost
+            self.report.cost_total += cost
         if final:
             record["final"] = True
             self.report.final_errors += 1
         else:
             self.report.transient_errors += 1
         self.log.append(record)
-
-
-def _is_quota(error) -> bool:
-    return "insufficient_quota" in {getattr(error, "code", None), getattr(error, "type", None)}
-
-
-def _message(error: Exception) -> str:
-    body = getattr(error, "body", None)
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"]
-    return str(error) or type(error).__name__

@@ -110,6 +110,26 @@ class DataArguments:
     max_train_samples: int | None = field(
         default=None, metadata={"help": "keep only the first N training rows (smoke runs)"}
     )
+    skip_invalid: bool = field(
+        default=False,
+        metadata={
+            "help": "a bad record of a JSON/JSONL file goes with its file, line and reason to "
+            "OUTPUT/rejects.jsonl and training goes on (default: the first bad record stops the run)"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.eval_size < 0 or (self.eval_size >= 1 and not float(self.eval_size).is_integer()):
+            problems.append(f"eval_size must be a fraction below 1 or a whole count >= 0, got {self.eval_size}")
+        if self.max_source_length < 16 or self.max_target_length < 1:
+            problems.append("max_source_length must be >= 16 and max_target_length >= 1")
+        for name in ("max_train_samples", "preprocessing_num_workers"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                problems.append(f"{name} must be at least 1, got {value}")
+        if problems:
+            raise RecipeError("; ".join(problems))
 
 
 @dataclass
@@ -174,10 +194,10 @@ def read_recipe(path: str | Path) -> dict:
     A relative `deepspeed` path that does not exist from the working directory is looked up next to
     the recipe, so recipes can point at configs beside them.
     """
-    import yaml
+    from ..io import read_yaml
 
     path = Path(path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path, "a recipe: a YAML mapping of argument names to values") or {}
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a YAML mapping of argument names to values")
     known = field_names()

@@ -9,13 +9,15 @@ the turn to train). With `mask="all"`, whole dialogues go to the collator as the
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from pathlib import Path
 from typing import Any
 
 from ..collator import tokenize_function
-from ..dialogue import Dialogue
+from ..dialogue import Dialogue, DialogueFormatError, parse_input
+from ..io import InputError, Reject, dialogue_from_record, iter_records
 from .arguments import DataArguments
 
 logger = logging.getLogger(__name__)
@@ -32,27 +34,131 @@ def default_config(data: DataArguments) -> str:
     return data.dataset_config or ("dialogues" if data.mask == "all" else "samples")
 
 
-def load_split(data: DataArguments, split: str):
-    """One split of the training data as a `datasets.Dataset` (memory-mapped, cached on disk)."""
-    from datasets import load_dataset
+def load_split(data: DataArguments, split: str, rejects: Path | None = None):
+    """One split of the training data as a `datasets.Dataset` (memory-mapped, cached on disk).
 
+    JSON/JSONL files are read with the reader of `soulchat build` and `soulchat validate`
+    (soulchat.io): a bad record stops the run naming its file and line, or, with
+    `data.skip_invalid`, goes with its reason to `rejects` and the rest is trained on."""
     if data.dataset == SAMPLE:
         from ..data import SAMPLE_DIALOGUES
 
-        return load_dataset("json", data_files=str(SAMPLE_DIALOGUES), split="train")
-    path = Path(data.dataset)
-    if is_corpus_folder(path):
-        return load_dataset(str(path), name=default_config(data), split=split)
-    if path.is_file():
-        return load_dataset("json", data_files=str(path), split="train")
-    if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*") if p.suffix in (".json", ".jsonl"))
-        if not files:
-            raise FileNotFoundError(f"{path}: no README.md with `configs:` and no .json/.jsonl file")
-        return load_dataset("json", data_files=files, split="train")
-    raise FileNotFoundError(
-        f"{data.dataset}: not a file or folder (a hub dataset id needs network: download it first)"
-    )
+        files = [Path(SAMPLE_DIALOGUES)]
+    else:
+        path = Path(data.dataset)
+        if is_corpus_folder(path):
+            return _corpus_split(path, default_config(data), split)
+        if path.is_file():
+            files = [path]
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl") and p.is_file())
+            if not files:
+                raise FileNotFoundError(f"{path}: no README.md with `configs:` and no .json/.jsonl file")
+        else:
+            raise FileNotFoundError(
+                f"{data.dataset}: not a file or folder (a hub dataset id needs network: download it first)"
+            )
+    return _records_dataset(files, data.skip_invalid, rejects)
+
+
+def _corpus_split(path: Path, config: str, split: str):
+    from datasets import load_dataset
+
+    try:
+        return load_dataset(str(path), name=config, split=split)
+    except Exception as error:  # noqa: BLE001 - datasets wraps what went wrong in many types
+        cause = error.__cause__ or error
+        raise ValueError(f"{path}: cannot read config {config!r}, split {split!r} of this corpus "
+                         f"({type(cause).__name__}: {cause}); rebuild it with `soulchat build`") from None
+
+
+def _records_dataset(files: list[Path], skip_invalid: bool, rejects: Path | None):
+    """First pass: check every record (and write the rejects); second pass: the rows, into an Arrow
+    file cached by content (path, size and modification time of every file)."""
+    from datasets import Dataset
+
+    shape, kept, rejected, first = None, 0, 0, None
+    stream = None
+    if skip_invalid and rejects is not None:
+        rejects.parent.mkdir(parents=True, exist_ok=True)
+        stream = rejects.open("w", encoding="utf-8")
+
+    def reject(bad: Reject) -> None:  # streamed: a large corpus with many bad lines keeps none in memory
+        nonlocal rejected, first
+        rejected += 1
+        first = first or bad
+        if stream is not None:
+            stream.write(json.dumps(bad.to_json(), ensure_ascii=False) + "\n")
+
+    try:
+        for file in files:
+            for row in read_training_rows(file, on_reject=reject if skip_invalid else None, shape=shape):
+                shape = shape or _shape(row)
+                kept += 1
+    finally:
+        if stream is not None:
+            stream.close()
+    if rejected:
+        logger.warning("%d bad record(s) skipped%s", rejected, f"; reasons in {rejects}" if rejects else "")
+    if not kept:
+        where = files[0] if len(files) == 1 else Path(files[0]).parent
+        why = (f"all {rejected} records are bad (first: {first.path}:{first.line}: {first.reason})" if first
+               else "no records (empty, or blank lines only)")
+        raise InputError(where, None, f"no training rows: {why}; expected {{input, target}} or {{messages}} per line")
+    stamps = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+    return Dataset.from_generator(_generate_rows, gen_kwargs={"stamps": stamps, "shape": shape}, split="train")
+
+
+def _generate_rows(stamps, shape):
+    for path, _, _ in stamps:
+        yield from read_training_rows(Path(path), on_reject=lambda reject: None, shape=shape)
+
+
+def _shape(row: dict) -> tuple[str, ...]:
+    return tuple(sorted(row))
+
+
+def read_training_rows(path: Path, *, on_reject=None, shape: tuple[str, ...] | None = None):
+    """Training rows of one JSON/JSONL file: `{input, target}` samples or `{id, messages}` dialogues
+    (user/assistant roles whatever the source spelled: SMILE's client/counselor too), each with
+    `dialogue_id` when the record had one. All rows of a run share the first row's `shape` (its
+    keys); a record of another shape is a bad record. Without `on_reject`, InputError."""
+    for number, record in iter_records(path):
+        try:
+            if isinstance(record, InputError):
+                raise record
+            row = _row(record)
+            if shape is not None and _shape(row) != shape:
+                expected = "{" + ", ".join(k for k in shape) + "}"
+                raise DialogueFormatError(f"a record with keys {sorted(row)}, but this data's rows are {expected}: "
+                                          "keep one shape per run (samples, or dialogues; dialogue_id on all or none)")
+            shape = shape or _shape(row)
+        except (InputError, DialogueFormatError, ValueError) as error:
+            located = error if isinstance(error, InputError) else InputError(path, number, str(error))
+            if on_reject is None:
+                raise located from None
+            raw = "" if isinstance(record, InputError) else json.dumps(record, ensure_ascii=False)
+            on_reject(Reject(located.path, located.line, located.reason, raw))
+            continue
+        yield row
+
+
+def _row(record) -> dict:
+    if isinstance(record, dict) and ("input" in record or "target" in record):
+        for name in ("input", "target"):
+            if not isinstance(record.get(name), str) or not record[name].strip():
+                value = record.get(name)
+                got = "missing" if name not in record else "empty" if isinstance(value, str) else type(value).__name__
+                raise ValueError(f"'{name}' must be a non-empty string, got {got}; expected {{input, target}}")
+        parse_input(record["input"])  # a SoulChat prompt: 用户：…\n心理咨询师：
+        row = {"input": record["input"], "target": record["target"]}
+    else:
+        dialogue = dialogue_from_record(record)
+        dialogue.validate()  # starts with the user, ends with the psychologist, roles alternate
+        row = {"id": str(record.get("id", "")) if isinstance(record, dict) else "", "messages": dialogue.to_messages()}
+    if isinstance(record, dict) and record.get("dialogue_id") is not None:
+        row["dialogue_id"] = str(record["dialogue_id"])
+    return row
 
 
 def holds_dialogues(dataset, data: DataArguments) -> bool:
@@ -147,9 +253,9 @@ def tokenize_dataset(dataset, tokenizer, template, data: DataArguments, desc: st
     return tokenized
 
 
-def build_datasets(tokenizer, template, data: DataArguments, seed: int = 42):
-    """(train, eval or None), tokenized and masked."""
-    train = load_split(data, data.train_split)
+def build_datasets(tokenizer, template, data: DataArguments, seed: int = 42, rejects: Path | None = None):
+    """(train, eval or None), tokenized and masked; bad records go to `rejects` with skip_invalid."""
+    train = load_split(data, data.train_split, rejects)
     evaluation = load_split(data, data.eval_split) if data.eval_split else None
     train = as_training_rows(train, data)
     if evaluation is None and data.eval_size:

@@ -45,16 +45,24 @@ def load_model_and_tokenizer(model_args: ModelArguments):
 
     if model_args.model_name_or_path == smollm2.NAME:  # the demo's real small model, offline
         model_args.model_name_or_path = str(smollm2.materialize(say=logger.info))
+    from ..io import model_source
+
+    # a wrong path says "no such folder" / "holds no model", not a hub error
+    model_name, local = model_source(model_args.model_name_or_path, what="model_name_or_path",
+                                     tokenizer=not model_args.tokenizer_name_or_path)
+    tokenizer_name, tokenizer_local = (model_source(model_args.tokenizer_name_or_path, what="tokenizer_name_or_path",
+                                                    model=False)
+                                       if model_args.tokenizer_name_or_path else (model_name, local))
     tokenizer = AutoTokenizer.from_pretrained(
-        model_args.tokenizer_name_or_path or model_args.model_name_or_path,
-        trust_remote_code=model_args.trust_remote_code,
+        tokenizer_name, trust_remote_code=model_args.trust_remote_code, local_files_only=tokenizer_local,
     )
     options = {}
     if model_args.attn_implementation:
         options["attn_implementation"] = model_args.attn_implementation
     dtype = model_args.dtype if model_args.dtype == "auto" else getattr(torch, model_args.dtype)
     model = AutoModelForCausalLM.from_pretrained(
-        model_args.model_name_or_path,
+        model_name,
+        local_files_only=local,
         dtype=dtype,
         trust_remote_code=model_args.trust_remote_code,
         **options,
@@ -90,7 +98,8 @@ def build_trainer(
         # taught the model to end a reply (e.g. GLM-4's <|user|>), not only on the eos.
         model.generation_config.eos_token_id = stop_token_ids(template, tokenizer, model)
     with training_args.main_process_first(desc="tokenize + mask"):
-        train, evaluation = build_datasets(tokenizer, template, data_args, seed=training_args.seed)
+        train, evaluation = build_datasets(tokenizer, template, data_args, seed=training_args.seed,
+                                           rejects=Path(training_args.output_dir) / "rejects.jsonl")
     common = {
         "args": training_args,
         "train_dataset": train,

@@ -12,6 +12,7 @@ import csv
 import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
+from io import StringIO
 from pathlib import Path
 
 from .agreement import fleiss_kappa, rating_table
@@ -133,18 +134,23 @@ def _write_xlsx(path: Path, rows: list[list]) -> None:
 # ----------------------------------------------------------------------------- import
 def _read_rows(path: Path) -> tuple[str, list[tuple[int, dict]]]:
     """(label for messages, [(row number as the annotator sees it, {column: value})])."""
+    if not path.is_file():
+        raise KitError([f"{path}: " + ("is a folder; expected a .csv or .xlsx sheet" if path.is_dir() else "no such file")])
     if path.suffix.lower() == ".xlsx":
         from openpyxl import load_workbook
 
-        book = load_workbook(path, read_only=True, data_only=True)
-        sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
-        label = f"{path.name}:{sheet.title}"
-        values = list(sheet.iter_rows(values_only=True))
-        book.close()
+        try:
+            book = load_workbook(path, read_only=True, data_only=True)
+            sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
+            label = f"{path.name}:{sheet.title}"
+            values = list(sheet.iter_rows(values_only=True))
+            book.close()
+        except Exception as error:  # noqa: BLE001 - zip, XML and openpyxl errors alike: the file is not a workbook
+            raise KitError([f"{path}: not a readable .xlsx workbook ({type(error).__name__}: {error}); "
+                            "open it in Excel and save it again, or send the .csv"]) from None
     elif path.suffix.lower() == ".csv":
         label = path.name
-        with path.open(encoding="utf-8-sig", newline="") as stream:
-            values = list(csv.reader(stream))
+        values = list(csv.reader(StringIO(_csv_text(path), newline="")))
     else:
         raise KitError([f"{path}: not a .csv or .xlsx sheet"])
     if not values:
@@ -160,6 +166,32 @@ def _read_rows(path: Path) -> tuple[str, list[tuple[int, dict]]]:
             continue  # trailing blank rows
         rows.append((number, cells))
     return label, rows
+
+
+def _csv_text(path: Path) -> str:
+    """A sheet's text: UTF-8 (what export writes, with a BOM), or GBK/GB18030 (what Excel on a
+    Chinese Windows writes when an annotator saves as plain CSV)."""
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise KitError([f"{path.name}: neither UTF-8 nor GBK text; save it again as 'CSV UTF-8'"])
+
+
+def read_key(path: Path) -> dict:
+    """The unblinding key written by `export_kit`; InputError names the file when it is not one."""
+    from ...io import InputError, read_json
+
+    key = read_json(path, "the key written by `soulchat cehs export`")
+    items = key.get("items") if isinstance(key, dict) else None
+    if not isinstance(items, dict) or not items:
+        raise InputError(path, None, "not a key written by `soulchat cehs export` (no 'items' mapping codes to models)")
+    for code, item in items.items():
+        if not isinstance(item, dict) or not isinstance(item.get("model"), str) or "id" not in item:
+            raise InputError(path, None, f"items.{code} must be {{\"model\": str, \"id\": ...}}")
+    return key
 
 
 def _score(value, key: str) -> int:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...endpoint import Breaker, RequestFailed, first_causes
 from .human import display_context
 from .rubric import DIMENSIONS, KEYS, check_score, rubric_text
 
@@ -101,18 +102,21 @@ def _price_table(path: str | None):
 
 
 def _ask(client, config: JudgeConfig, judge: str, messages: list[dict]) -> dict:
-    """One judgment with retries on malformed answers; usage summed over attempts."""
+    """One judgment with retries on malformed answers; usage summed over attempts. A request that
+    fails under the endpoint policy (soulchat.endpoint: timeouts, errors, empty answers, each tried
+    `max_attempts` times) raises RequestFailed."""
+    from ...endpoint import complete
+
     usage = {"prompt_tokens": 0, "completion_tokens": 0}
     conversation = list(messages)
     reason = ""
     for attempt in range(1, config.max_attempts + 1):
-        done = client.chat.completions.create(
-            model=judge, messages=conversation, temperature=config.temperature, max_tokens=config.max_tokens
-        )
-        if done.usage is not None:
-            usage["prompt_tokens"] += done.usage.prompt_tokens or 0
-            usage["completion_tokens"] += done.usage.completion_tokens or 0
-        text = done.choices[0].message.content if done.choices else None
+        body = {"model": judge, "messages": conversation, "temperature": config.temperature,
+                "max_tokens": config.max_tokens}
+        done = complete(client, body, attempts=config.max_attempts)
+        usage["prompt_tokens"] += done.usage.get("prompt_tokens", 0)
+        usage["completion_tokens"] += done.usage.get("completion_tokens", 0)
+        text = done.text
         try:
             return {"scores": parse_judgment(text), "attempts": attempt, "usage": usage}
         except JudgmentError as error:
@@ -130,9 +134,12 @@ def _read_done(path: Path) -> dict[tuple, dict]:
         with path.open(encoding="utf-8") as stream:
             for line in stream:
                 if line.strip():
-                    row = json.loads(line)
-                    if "scores" in row:
-                        done[(str(row["id"]), row.get("model"), row["judge"], row["sample"])] = row
+                    try:
+                        row = json.loads(line)
+                        if isinstance(row, dict) and "scores" in row:
+                            done[(str(row["id"]), row.get("model"), row["judge"], row["sample"])] = row
+                    except (ValueError, KeyError, TypeError, RecursionError):
+                        continue  # a line cut by an interrupted write: that judgment is asked again
     return done
 
 
@@ -152,13 +159,20 @@ def run_judge(records: Iterable[Mapping], output: Path, client, config: JudgeCon
                 if key not in done:
                     jobs.append((key, record))
     lock = threading.Lock()
+    breaker = Breaker(limit=max(8, 2 * config.concurrency))
+    causes: list[str] = []
 
     def work(key, record):
+        if breaker.tripped:
+            return key, None  # not asked: the run stopped
         messages = judge_messages(display_context(record), str(record.get("prediction", "")))
         try:
             result = _ask(client, config, key[2], messages)
-        except Exception as error:  # noqa: BLE001 - recorded, retried on rerun; the request itself failed after the client's own retries
-            result = {"error": f"{type(error).__name__}: {error}", "attempts": 0, "usage": {}}
+            breaker.success()
+        except RequestFailed as failed:  # recorded, asked again on a rerun
+            breaker.failure(failed)
+            causes.append(failed.cause)
+            result = {"error": str(failed), "attempts": config.max_attempts, "usage": {}}
         row = {"id": key[0], "model": key[1], "judge": key[2], "sample": key[3], **result}
         row["cost_usd"] = config.cost(key[2], row.get("usage") or {})
         with lock, log_path.open("a", encoding="utf-8") as stream:
@@ -171,6 +185,11 @@ def run_judge(records: Iterable[Mapping], output: Path, client, config: JudgeCon
     with ThreadPoolExecutor(max(1, config.concurrency)) as pool:
         for future in as_completed([pool.submit(work, *job) for job in jobs]):
             key, row = future.result()
+            if row is None:
+                failed += 1
+                if progress:
+                    progress.update(1)
+                continue
             for k in usage:
                 usage[k] += row.get("usage", {}).get(k, 0)
             run_cost += row["cost_usd"]
@@ -183,7 +202,8 @@ def run_judge(records: Iterable[Mapping], output: Path, client, config: JudgeCon
     summary = summarize_judgments(done.values(), config)
     summary.update(
         requested=len(jobs), failed=failed, run_usage=usage,
-        run_cost_usd=run_cost,
+        run_cost_usd=run_cost, failure_causes=first_causes(causes) if causes else None,
+        stopped=breaker.reason,
     )
     (output / "cehs.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return summary
