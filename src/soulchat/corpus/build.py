@@ -139,7 +139,9 @@ class ShardWriter:
             self._stream = None
 
 
-def _fingerprint(inputs: list[dict[str, Any]], clean: CleanConfig, build: BuildConfig) -> str:
+def build_fingerprint(paths: list, clean: CleanConfig, build: BuildConfig) -> str:
+    """What decides a build's output: every input file (path, size, mtime) and every setting."""
+    inputs = input_fingerprint(paths)
     payload = json.dumps({"inputs": inputs, "clean": clean.to_json(), "build": dataclasses.asdict(build)}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -206,7 +208,7 @@ def build_corpus(
     clean_config, build = clean_config or CleanConfig(), build_config or BuildConfig()
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    fingerprint = _fingerprint(input_fingerprint(paths), clean_config, build)
+    fingerprint = build_fingerprint(paths, clean_config, build)
     done = output / DONE
     if done.is_file() and json.loads(done.read_text())["fingerprint"] == fingerprint:
         say(f"{output}: already built from these inputs and settings; nothing to do")
