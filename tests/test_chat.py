@@ -118,6 +118,33 @@ def test_chat_prompt_is_the_training_prompt(model_dir, template):
     assert seen == [training_prompt]
 
 
+def test_chat_stops_where_the_saved_model_stops(tmp_path):
+    """The backend stops on the union of the template's stop, the eos and the checkpoint's own
+    generation_config list: a reply ends at the model's own stop token even when the template
+    does not know it."""
+    import torch
+
+    tokenizer = testing.train_tokenizer()
+    model = testing.tiny_glm(tokenizer, seed=2)
+    prompt = torch.tensor([get_template("glm4").encode_prompt(tokenizer, [], BENIGN).input_ids])
+    own_stop = tokenizer.convert_tokens_to_ids("<|im_end|>")  # a special token glm4 does not use
+    with torch.no_grad():
+        logits = model(input_ids=prompt).logits[0, -1]
+        assert logits.max() > 0
+        # the model's first reply token becomes its own stop token (twice the best logit)
+        model.lm_head.weight[own_stop] = 2 * model.lm_head.weight[int(logits.argmax())]
+        assert int(model(input_ids=prompt).logits[0, -1].argmax()) == own_stop
+    user = tokenizer.convert_tokens_to_ids("<|user|>")
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, own_stop]
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    chat_backend = load_backend(str(tmp_path), template="glm4")
+    assert chat_backend.stop_ids == [user, tokenizer.eos_token_id, own_stop]
+    assert "".join(chat_backend.stream([], BENIGN, GREEDY)) == ""  # stopped at once
+    chat_backend.stop_ids = [user, tokenizer.eos_token_id]  # what the backend used to stop on
+    assert "".join(chat_backend.stream([], BENIGN, GREEDY)).strip()  # goes on past the model's stop
+
+
 def test_history_is_cut_oldest_round_first_within_budget(backend, recorded):
     rounds = [(f"第{i}轮：我今天又和家里人吵架了", f"第{i}轮：听起来你很委屈") for i in range(30)]
     budget = 200

@@ -123,3 +123,42 @@ def test_endpoint_generator_against_fake_server(test_jsonl, tmp_path):
     assert metrics["bleu-4"] == pytest.approx(100.0) and metrics["rouge-l"] == pytest.approx(100.0, abs=1e-5)
     assert generator.usage["completion_tokens"] > 0
     assert render_input(examples[-1].history, examples[-1].query) == examples[-1].input
+
+
+# ------------------------------------------------------------------------- where a reply stops
+def test_stop_ids_are_the_template_stop_the_eos_and_the_models_own(trained_tokenizer):
+    from soulchat.templates import stop_token_ids
+    from soulchat.testing import tiny_glm
+
+    tokenizer = trained_tokenizer
+    user, eos = tokenizer.convert_tokens_to_ids("<|user|>"), tokenizer.eos_token_id
+    assert stop_token_ids("glm4", tokenizer) == [user, eos]
+    assert stop_token_ids("soulchat", tokenizer) == [eos]  # the template's stop is the eos: once
+    model = tiny_glm(tokenizer)
+    model.generation_config.eos_token_id = [eos, user, 7]  # GLM-4's shape: <|endoftext|>, <|user|>, <|observation|>
+    assert stop_token_ids("glm4", tokenizer, model) == [user, eos, 7]
+    assert stop_token_ids("soulchat", tokenizer, model) == [eos, user, 7]
+    model.generation_config.eos_token_id = 11  # a single id
+    assert stop_token_ids("chatglm", tokenizer, model) == [tokenizer.convert_tokens_to_ids("<eop>"), eos, 11]
+
+
+def test_local_generation_stops_where_the_model_stops(trained_tokenizer, test_jsonl):
+    """A model whose own generation_config ends replies with a token the template does not know
+    (an untuned GLM-4 ending with <|user|> under another template) stops there, not later."""
+    import torch
+
+    from soulchat.templates import get_template
+    from soulchat.testing import tiny_glm
+
+    model = tiny_glm(trained_tokenizer, seed=1)
+    example = load_test_set(test_jsonl)[0]
+    decoding = Decoding(temperature=0, max_new_tokens=6)
+    prompt = get_template("soulchat").encode_prompt(trained_tokenizer, example.history, example.query).input_ids
+    with torch.no_grad():
+        first = int(model(input_ids=torch.tensor([prompt])).logits[0, -1].argmax())
+    unaware = LocalGenerator(model, trained_tokenizer, "soulchat", decoding)
+    assert first not in unaware.stop_ids and unaware.generate([example])[0]  # it goes on past `first`
+    model.generation_config.eos_token_id = [trained_tokenizer.eos_token_id, first]
+    stopping = LocalGenerator(model, trained_tokenizer, "soulchat", decoding)
+    assert first in stopping.stop_ids
+    assert stopping.generate([example]) == [""]  # the model's first token is its own stop

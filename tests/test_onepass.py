@@ -26,7 +26,22 @@ def test_exact_labels_of_a_one_pass_row(char_tokenizer, char_ids):
                              + masked * len(second_prompt) + char_ids("抱抱") + [end])
 
 
-def test_each_turns_loss_equals_its_loss_as_a_separate_sample(trained_tokenizer, sample_dialogues):
+def test_exact_labels_of_a_glm4_one_pass_row(char_tokenizer, char_ids):
+    """GLM-4 as its official fine-tuning trains it: every reply ends with a trained <|user|>,
+    which is also the start of the next user turn."""
+    (row,) = SoulChatCollator(char_tokenizer, template="glm4", mask="all").encode(TWO_ROUNDS)
+    special = char_tokenizer.get_added_vocab()
+    user, assistant = special["<|user|>"], special["<|assistant|>"]
+    first_prompt = [special["[gMASK]"], special["<sop>"], user] + char_ids("\n嗯") + [assistant] + char_ids("\n")
+    second_prompt = char_ids("\n累") + [assistant] + char_ids("\n")
+    assert row["input_ids"] == first_prompt + char_ids("好") + [user] + second_prompt + char_ids("抱抱") + [user]
+    masked = [IGNORE_INDEX]
+    assert row["labels"] == (masked * len(first_prompt) + char_ids("好") + [user]
+                             + masked * len(second_prompt) + char_ids("抱抱") + [user])
+
+
+@pytest.mark.parametrize("template", ["native", "glm4"])
+def test_each_turns_loss_equals_its_loss_as_a_separate_sample(template, trained_tokenizer, sample_dialogues):
     """On a tiny GLM in fp32, one pass over the dialogue gives every turn the loss it has in the
     paper's expansion, for far fewer tokens."""
     model = tiny_glm(trained_tokenizer, seed=3).float()
@@ -34,9 +49,9 @@ def test_each_turns_loss_equals_its_loss_as_a_separate_sample(trained_tokenizer,
     checked = 0
     for dialogue in sample_dialogues[:3]:
         example = {"messages": dialogue.to_messages()}
-        (row,) = encode_dialogue(example, trained_tokenizer, "native", stats=stats)
+        (row,) = encode_dialogue(example, trained_tokenizer, template, stats=stats)
         samples = [
-            encode_example({"messages": dialogue.to_messages()[: 2 * (k + 1)]}, trained_tokenizer, "native")
+            encode_example({"messages": dialogue.to_messages()[: 2 * (k + 1)]}, trained_tokenizer, template)
             for k in range(dialogue.rounds)
         ]
         assert len(row["turn_spans"]) == len(samples) == dialogue.rounds
@@ -92,8 +107,11 @@ def test_one_pass_in_datasets_map(trained_tokenizer, sample_dialogues):
 
 
 def test_one_pass_is_refused_where_it_cannot_be_exact(char_tokenizer):
-    with pytest.raises(TemplateError, match="needs a prefix-consistent template, and 'glm4' is not"):
-        SoulChatCollator(char_tokenizer, template="glm4", mask="all")
+    # chatglm3 trains eos after the last reply, but its history closes replies with <|user|>
+    with pytest.raises(TemplateError, match="needs a prefix-consistent template, and 'chatglm3' is not"):
+        SoulChatCollator(char_tokenizer, template="chatglm3", mask="all")
+    with pytest.raises(TemplateError, match="'glm4-eos' is not"):
+        SoulChatCollator(char_tokenizer, template="glm4-eos", mask="all")
     with pytest.raises(TemplateError, match="prefix-consistent"):
         tokenize_function(char_tokenizer, "soulchat", mask="all")
     collator = SoulChatCollator(char_tokenizer, template="native", mask="all")

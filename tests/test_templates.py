@@ -10,15 +10,18 @@ QUERY, TARGET = "累", "抱抱"
 # The formats of DESIGN.md, written out by hand for one history round.
 PROMPTS = {
     "soulchat": ["用户：嗯\n心理咨询师：好\n用户：累\n心理咨询师："],
+    "soulchat-chatglm": ["用户：嗯\n心理咨询师：好\n用户：累\n心理咨询师：", "[gMASK]", "<sop>"],
     "chatglm": ["[Round 0]\n问：嗯\n答：好\n[Round 1]\n问：累\n答：", "[gMASK]", "<sop>"],
     "chatglm2": ["[gMASK]", "sop", "[Round 1]\n\n问：嗯\n\n答：好\n\n[Round 2]\n\n问：累\n\n答："],
     "chatglm3": ["[gMASK]", "sop", "<|user|>", "\n嗯", "<|assistant|>", "\n好", "<|user|>", "\n累", "<|assistant|>", "\n"],
     "glm4": ["[gMASK]", "<sop>", "<|user|>", "\n嗯", "<|assistant|>", "\n好", "<|user|>", "\n累", "<|assistant|>", "\n"],
+    "glm4-eos": ["[gMASK]", "<sop>", "<|user|>", "\n嗯", "<|assistant|>", "\n好", "<|user|>", "\n累", "<|assistant|>", "\n"],
     "native": ["<|im_start|>", "user\n嗯", "<|im_end|>", "\n", "<|im_start|>", "assistant\n好", "<|im_end|>", "\n",
                "<|im_start|>", "user\n累", "<|im_end|>", "\n", "<|im_start|>", "assistant\n"],
 }
-STOPS = {"soulchat": "<|endoftext|>", "chatglm": "<eop>", "chatglm2": "<|endoftext|>",
-         "chatglm3": "<|endoftext|>", "glm4": "<|endoftext|>", "native": "<|im_end|>"}
+# glm4 trains <|user|>, the stop of THUDM/GLM-4's own fine-tuning script; glm4-eos keeps the earlier <|endoftext|>.
+STOPS = {"soulchat": "<|endoftext|>", "soulchat-chatglm": "<eop>", "chatglm": "<eop>", "chatglm2": "<|endoftext|>",
+         "chatglm3": "<|endoftext|>", "glm4": "<|user|>", "glm4-eos": "<|endoftext|>", "native": "<|im_end|>"}
 
 
 def expected_ids(parts, tokenizer, char_ids):
@@ -95,9 +98,10 @@ def test_user_text_cannot_forge_special_tokens(qwen):
 
 
 def test_prefix_consistency_is_derived_from_the_rendering(char_tokenizer):
-    for name in ("soulchat", "chatglm", "chatglm2", "chatglm3", "glm4"):
+    for name in ("soulchat", "soulchat-chatglm", "chatglm", "chatglm2", "chatglm3", "glm4-eos"):
         assert not get_template(name).prefix_consistent(char_tokenizer), name
     assert get_template("native").prefix_consistent(char_tokenizer)  # ChatML closes each turn
+    assert get_template("glm4").prefix_consistent(char_tokenizer)  # the next <|user|> closes each reply
 
 
 def test_missing_special_tokens_are_named_and_can_be_added():
@@ -112,7 +116,7 @@ def test_missing_special_tokens_are_named_and_can_be_added():
     core.train_from_iterator(["用户：你好 sop"] * 20, trainer)
     plain = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="</s>")
     glm4 = get_template("glm4")
-    expected = ["[gMASK]", "<sop>", "<|user|>", "<|assistant|>", "<|endoftext|>"]
+    expected = ["[gMASK]", "<sop>", "<|user|>", "<|assistant|>"]  # the stop <|user|> is among them
     assert glm4.missing_tokens(plain) == expected
     with pytest.raises(TemplateError, match=r"lacks: \['\[gMASK\]', '<sop>'"):
         SoulChatCollator(plain, template="glm4")
@@ -130,4 +134,5 @@ def test_template_errors_are_clear(char_tokenizer):
     no_template = train_tokenizer(vocab_size=300, texts=["用户：你好"] * 5, chat_template=None)
     with pytest.raises(TemplateError, match="needs a tokenizer with a chat_template"):
         SoulChatCollator(no_template, template="native")
-    assert set(TEMPLATES) == {"soulchat", "chatglm", "chatglm2", "chatglm3", "glm4", "native"}
+    assert set(TEMPLATES) == {
+        "soulchat", "soulchat-chatglm", "chatglm", "chatglm2", "chatglm3", "glm4", "glm4-eos", "native"}

@@ -159,6 +159,24 @@ def test_lora_trains_only_the_adapter_then_saves_reloads_and_merges(tokenizer, s
         torch.testing.assert_close(merged(**batch).logits, expected, rtol=0, atol=1e-5)
 
 
+def test_a_trained_model_is_saved_with_the_stops_it_was_trained_for(tmp_path):
+    """generation_config.json carries the template's stop (glm4: <|user|>), so generate() and a
+    serving engine stop where training taught the model to end a reply."""
+    from soulchat.train import build_trainer
+    from soulchat.templates import stop_token_ids
+
+    arguments = parse_arguments(["--output_dir", str(tmp_path), "--template", "glm4", "--max_train_samples", "4",
+                                 "--max_steps", "1", "--report_to", "none", "--use_cpu", "true"])
+    trainer = build_trainer(*arguments)
+    tokenizer = trainer.processing_class
+    user = tokenizer.convert_tokens_to_ids("<|user|>")
+    assert trainer.model.generation_config.eos_token_id == [user, tokenizer.eos_token_id]
+    trainer.save_model()
+    saved = json.loads((tmp_path / "generation_config.json").read_text())
+    assert saved["eos_token_id"] == [user, tokenizer.eos_token_id]
+    assert stop_token_ids("glm4", tokenizer, trainer.model) == [user, tokenizer.eos_token_id]
+
+
 # ----------------------------------------------------------------------------- resume
 def run_arguments(output_dir):
     return parse_arguments(

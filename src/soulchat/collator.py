@@ -184,7 +184,7 @@ def check_mask(mask: str, template: ChatTemplate, tokenizer) -> None:
             f"mask='all' (one pass per dialogue) needs a prefix-consistent template, and "
             f"{template.name!r} is not: its history does not repeat the stop token that ends a "
             "trained reply, so a sample is not a prefix of the whole dialogue. Use mask='final', or "
-            "a template whose turns are closed in the history (e.g. 'native' with ChatML)."
+            "a template whose turns are closed in the history ('glm4', or 'native' with ChatML)."
         )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..templates import ChatTemplate, PromptEncoding, get_template
+from ..templates import ChatTemplate, PromptEncoding, get_template, stop_token_ids
 
 History = Sequence[tuple[str, str]]
 
@@ -64,8 +64,7 @@ class TransformersBackend:
         self.template = get_template(template)
         self.template.check(tokenizer)
         self.name = getattr(getattr(model, "config", None), "_name_or_path", "") or "in-process model"
-        stop = tokenizer.convert_tokens_to_ids(self.template.stop_token(tokenizer))
-        self.stop_ids = sorted({i for i in (stop, tokenizer.eos_token_id) if isinstance(i, int)})
+        self.stop_ids = stop_token_ids(self.template, tokenizer, model)
         # One generation at a time: a CPU/GPU model is not faster when shared by threads, and
         # concurrent users at scale belong to a serving engine (vLLM).
         self._lock = threading.Lock()

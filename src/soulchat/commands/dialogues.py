@@ -57,11 +57,12 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_templates(args: argparse.Namespace) -> int:
     from ..templates import TEMPLATES
 
+    width = max(map(len, TEMPLATES))
     for name, template in TEMPLATES.items():
         if name == "native":
-            print(f"{name:9} {template.description}")
+            print(f"{name:{width}} {template.description}")
             continue
         consistent = "prefix-consistent" if template.prefix_consistent() else "not prefix-consistent"
         tokens = ", ".join(template.special_tokens())
-        print(f"{name:9} {template.description}\n{'':9} special tokens: {tokens}; {consistent}")
+        print(f"{name:{width}} {template.description}\n{'':{width}} special tokens: {tokens}; {consistent}")
     return 0

@@ -101,14 +101,12 @@ class LocalGenerator:
     """Batched sampling with a transformers causal LM, prompts from a training chat template."""
 
     def __init__(self, model, tokenizer, template: str, decoding: Decoding, max_source_length: int = 1024):
-        from ..templates import get_template
+        from ..templates import get_template, stop_token_ids
 
         self.model, self.tokenizer, self.decoding = model, tokenizer, decoding
         self.template = get_template(template)
         self.max_source_length = max_source_length
-        stop = self.template.stop_token(tokenizer)
-        stop_id = tokenizer.convert_tokens_to_ids(stop)
-        self.stop_ids = sorted({i for i in (stop_id, tokenizer.eos_token_id) if i is not None})
+        self.stop_ids = stop_token_ids(self.template, tokenizer, model)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
 
     def generate(self, examples: Sequence[Example], batch_number: int = 0) -> list[str]:

@@ -42,8 +42,8 @@ class ModelArguments:
     template: str = field(
         default="soulchat",
         metadata={
-            "help": "chat template that renders samples: soulchat, chatglm, chatglm2, chatglm3, glm4 "
-            "or native (the tokenizer's own chat_template)"
+            "help": "chat template that renders samples: soulchat, soulchat-chatglm, chatglm, chatglm2, "
+            "chatglm3, glm4, glm4-eos or native (the tokenizer's own chat_template)"
         },
     )
     dtype: str = field(

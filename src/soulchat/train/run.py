@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from ..demo import smollm2
-from ..templates import add_special_tokens, get_template
+from ..templates import add_special_tokens, get_template, stop_token_ids
 from .arguments import (
     DataArguments,
     LoraArguments,
@@ -85,6 +85,10 @@ def build_trainer(
     """The configured trainer (LoraTrainer when use_lora), datasets tokenized and cached."""
     model, tokenizer = load_model_and_tokenizer(model_args)
     template = get_template(model_args.template)
+    if getattr(model, "generation_config", None) is not None:
+        # Saved with the model: generate() and serving engines (vLLM) then stop where training
+        # taught the model to end a reply (e.g. GLM-4's <|user|>), not only on the eos.
+        model.generation_config.eos_token_id = stop_token_ids(template, tokenizer, model)
     with training_args.main_process_first(desc="tokenize + mask"):
         train, evaluation = build_datasets(tokenizer, template, data_args, seed=training_args.seed)
     common = {
