@@ -139,3 +139,9 @@ def test_its_build_folder_loads_and_pushes_like_any_corpus(tmp_path):
     files = hub.repos["dataset", "me/SoulChatCorpus"]["main"]
     assert "data/samples/train-00000.jsonl" in files and b"configs:" in files["README.md"]
     assert pushed.uploaded and "cleaning/rejects.jsonl" not in files
+
+
+@pytest.mark.parametrize("empty", [None, [], (), "", [""]])
+def test_every_spelling_of_no_input_is_the_same_error(tmp_path, empty):
+    with pytest.raises(ValueError, match="^SoulChatCorpus: no input files"):
+        SoulChatCorpus(config_name="samples", data_files=empty, cache_dir=str(tmp_path))

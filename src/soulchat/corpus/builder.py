@@ -41,7 +41,7 @@ from .card import CITATION, features
 
 logger = logging.getLogger(__name__)
 
-VERSION = "1.0.0"  # of the rows' layout; the cache key also carries soulchat's own version
+ROWS_VERSION = "1.0.0"  # of the rows' layout; the cache key also carries soulchat's own version
 PAPER = "https://aclanthology.org/2023.findings-emnlp.83/"
 DESCRIPTIONS = {
     "dialogues": "SoulChatCorpus: multi-turn empathetic counseling dialogues in Chinese (user, psychologist), "
@@ -85,26 +85,26 @@ SETTINGS = tuple(name for name, _, _ in _setting_fields())
 def input_files(data_files: Any) -> list[str]:
     """The files behind `data_files` (paths, folders, or {split: paths} with one split), in order;
     a missing path raises soulchat's InputError naming it."""
-    if data_files is None or data_files == [] or data_files == "":
-        raise ValueError(
-            "SoulChatCorpus: no input files: pass data_files=[...] with rewrite folders (or their results.jsonl), "
-            "SoulChatCorpus / SMILE JSON(L) files or folders of them")
     if isinstance(data_files, dict):
         if len(data_files) != 1:
             raise ValueError(
                 f"SoulChatCorpus: data_files has splits {sorted(data_files)}; the corpus makes its own "
                 "train/validation/test splits by dialogue id, so pass one list of inputs")
         (data_files,) = data_files.values()
-    paths = [data_files] if isinstance(data_files, (str, Path)) else list(data_files)
+    paths = [data_files] if isinstance(data_files, (str, Path)) else list(data_files or [])
+    if not [p for p in paths if str(p)]:
+        raise ValueError(
+            "SoulChatCorpus: no input files: pass data_files=[...] with rewrite folders (or their results.jsonl), "
+            "SoulChatCorpus / SMILE JSON(L) files or folders of them")
     return [str(path.resolve()) for _, path in resolve_inputs(paths)]
 
 
 class SoulChatCorpus(datasets.GeneratorBasedBuilder):
     """SoulChatCorpus built from rewrite logs or multi-turn files (see the module docstring)."""
 
-    VERSION = datasets.Version(VERSION)
+    VERSION = datasets.Version(ROWS_VERSION)
     BUILDER_CONFIG_CLASS = SoulChatCorpusConfig
-    BUILDER_CONFIGS = [SoulChatCorpusConfig(name=name, version=VERSION, description=DESCRIPTIONS[name])
+    BUILDER_CONFIGS = [SoulChatCorpusConfig(name=name, version=ROWS_VERSION, description=DESCRIPTIONS[name])
                        for name in CONFIGS]
     DEFAULT_CONFIG_NAME = "dialogues"
 
