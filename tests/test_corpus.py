@@ -12,6 +12,7 @@ from soulchat.clean import CleanConfig
 from soulchat.corpus import BuildConfig, build_corpus, find_cjk_font
 from soulchat.corpus import figures as figures_module
 from soulchat.data import SAMPLE_DIALOGUES
+from soulchat.evaluation.metrics import METRICS as PAPER_METRICS
 
 from test_clean import result, rewrite_text, write_log
 
@@ -160,12 +161,43 @@ def test_figures_are_drawn_with_a_cjk_font(sample_corpus, tmp_path):
     assert font.is_file()
 
 
-def test_missing_font_skips_figures_with_a_warning(tmp_path, monkeypatch):
+def test_without_a_cjk_font_the_topic_chart_is_english_and_the_word_cloud_skipped(tmp_path, monkeypatch):
     from collections import Counter
 
     monkeypatch.setenv("SOULCHAT_CJK_FONT", str(tmp_path / "nope.ttf"))
-    with pytest.warns(UserWarning, match="SOULCHAT_CJK_FONT=.*no such file"):
-        assert figures_module.draw_figures({"家庭": 1}, Counter({"感受": 1}), tmp_path / "figures") == []
+    with pytest.warns(UserWarning, match="word cloud skipped: SOULCHAT_CJK_FONT=.*no such file"):
+        drawn = figures_module.draw_figures({"家庭": 1}, Counter({"感受": 1}), tmp_path / "figures")
+    assert drawn == ["figures/topic_distribution.png"]
+    said = []
+    figures_module.draw_figures({"家庭": 1}, Counter({"感受": 1}), tmp_path / "again", say=said.append)
+    assert said == [f"warning: topic chart in English, word cloud skipped: SOULCHAT_CJK_FONT={tmp_path / 'nope.ttf'}: "
+                    "no such file"]
+
+
+def test_a_core_install_without_matplotlib_still_writes_a_loadable_corpus_and_report(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from soulchat.cli import main
+
+    for name in ("matplotlib", "wordcloud"):
+        monkeypatch.setitem(sys.modules, name, None)  # `import matplotlib` raises ImportError
+    out = tmp_path / "core"
+    capsys.readouterr()
+    assert main(["build", str(SAMPLE_DIALOGUES), "--output", str(out), "--crisis-policy", "off",
+                 "--test-size", "0.1", "--validation-size", "0"]) == 0
+    assert not (out / "figures").exists() and (out / "build-done.json").is_file()
+    hints = [line for line in capsys.readouterr().err.splitlines() if "matplotlib" in line]
+    assert hints == ["warning: figures skipped: matplotlib is not installed (pip install 'soulchat[plots]')"]
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    assert load(out, "samples", tmp_path).num_rows == {"train": 365, "test": 42}
+
+    from soulchat.evaluation.report import write_report
+
+    said = []
+    files = write_report([{"name": "m", "metrics": {k: 1.0 for k in PAPER_METRICS}, "count": 1,
+                           "bleu_tokens": "char"}], tmp_path / "report", say=said.append)
+    assert set(files) == {"markdown", "csv"}
+    assert said == ["warning: report.png skipped: matplotlib is not installed (pip install 'soulchat[plots]')"]
 
 
 def test_cli_build_and_bad_input(tmp_path, capsys):

@@ -48,8 +48,10 @@ class CleanConfig:
         metadata={"help": "reject dialogues whose psychologist says it is an AI/model or claims a human identity"},
     )
     crisis_policy: str = field(
-        default="drop",
-        metadata={"help": "crisis content (suicide, self-harm…): drop the dialogue, keep and tag it, or off"},
+        default="tag",
+        metadata={"help": "crisis content (suicide, self-harm…): keep the dialogue and tag it (`tags`: "
+                  "crisis:CATEGORY), drop it, or off. Default tag: dropping removed the dialogues in which "
+                  "the psychologist asks about safety (docs/corpus.md, scripts/crisis_policy.py)"},
     )
     crisis_model: bool = field(
         default=False,

@@ -36,6 +36,8 @@ class Candidate:
     finish_reason: str | None = None
     #: "rewrite" (LLM output from a result log) or "dialogues" (an existing multi-turn file)
     kind: str = "rewrite"
+    #: what else the input knows: `keywords` (PsyQA) and `request` (the single-turn text a rewrite
+    #: was asked for); both help `soulchat.topics.assign_topic` when `topic` is missing
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,7 +102,8 @@ def iter_rewrite_log(path: Path) -> Iterator[Candidate]:
             model=record.get("model") or record.get("requested_model"),
         )
         topic = row.get("topic") if isinstance(row.get("topic"), str) else None
-        candidate = Candidate(record["key"], topic, origin, finish_reason=record.get("finish_reason"))
+        candidate = Candidate(record["key"], topic, origin, finish_reason=record.get("finish_reason"),
+                              meta={"keywords": row.get("keywords"), "request": row.get("single_turn")})
         if record.get("status") != "ok":
             candidate.failure = ("request_failed", str(record.get("error") or record.get("status")))
         elif not isinstance(record.get("text"), str):
@@ -124,7 +127,8 @@ def iter_dialogue_file(path: Path, id_prefix: str = "") -> Iterator[Candidate]:
             yield Candidate(fallback_id, None, origin, failure=("unparsable", str(error)), kind="dialogues")
             continue
         ident = f"{id_prefix}{dialogue.id}" if dialogue.id is not None else fallback_id
-        yield Candidate(ident, dialogue.topic, origin, dialogue=dialogue, kind="dialogues")
+        keywords = record.get("keywords") if isinstance(record, dict) else None
+        yield Candidate(ident, dialogue.topic, origin, dialogue=dialogue, kind="dialogues", meta={"keywords": keywords})
 
 
 def resolve_inputs(paths: list[str | Path]) -> list[tuple[str, Path]]:

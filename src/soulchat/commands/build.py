@@ -23,7 +23,7 @@ resumes after the cleaning pass if it was interrupted."""
 
 
 def register(commands) -> None:
-    from ..clean.pipeline import CRISIS_POLICIES, DEDUP_MODES
+    from ..clean.pipeline import CRISIS_POLICIES, DEDUP_MODES, CleanConfig
 
     build = commands.add_parser(
         "build", help="clean dialogues and build the SoulChatCorpus folder", description=DESCRIPTION,
@@ -40,9 +40,9 @@ def register(commands) -> None:
                        help="keep rewrites whose finish_reason is not 'stop'")
     rules.add_argument("--keep-self-reference", action="store_true",
                        help="do not reject a psychologist that calls itself an AI or claims a human identity")
-    rules.add_argument("--crisis-policy", choices=CRISIS_POLICIES, default="drop",
-                       help="dialogues flagged by soulchat.safety.assess (its rules, unless --crisis-model): drop, keep "
-                       "and tag, or off (default: %(default)s)")
+    rules.add_argument("--crisis-policy", choices=CRISIS_POLICIES, default=CleanConfig.crisis_policy,
+                       help="dialogues flagged by soulchat.safety.assess (its rules, unless --crisis-model): keep and "
+                       "tag them (tags: crisis:CATEGORY), drop them, or off (default: %(default)s; see docs/corpus.md)")
     rules.add_argument("--crisis-model", action="store_true",
                        help="also use the safety layer's n-gram model: a wider net with more false alarms "
                        "(2-8%% of ordinary counseling turns)")

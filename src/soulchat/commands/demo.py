@@ -26,7 +26,7 @@ def register(commands) -> None:
     parser.add_argument("--max-steps", type=integer(1), default=None,
                         help="LoRA steps (default: the recipe's); --max-steps 2 is a smoke run")
     parser.add_argument("--config", type=Path, default=None,
-                        help="training recipe (default: recipes/demo-cpu/lora.yaml of this checkout)")
+                        help="training recipe (default: the packaged demo-cpu/lora, recipes/demo-cpu/lora.yaml)")
     parser.add_argument("--eval-limit", type=integer(1), default=8, help="held-out samples to evaluate (default: %(default)s)")
     parser.add_argument("--max-new-tokens", type=integer(1), default=64,
                         help="longest generated reply in evaluation and chat (default: %(default)s)")
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = args.config or default_recipe()
     if not config.is_file():
-        raise ValueError(f"{config}: no training recipe; run from a clone of soulchat or pass --config")
+        raise ValueError(f"{config}: no such training recipe (`soulchat recipes list` shows the packaged ones)")
     settings = DemoSettings(output=Path(args.output), config=config, max_steps=args.max_steps,
                             eval_limit=args.eval_limit, max_new_tokens=args.max_new_tokens,
                             base_url=args.base_url, rewrite_model=args.model)

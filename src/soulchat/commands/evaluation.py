@@ -168,7 +168,7 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from ..evaluation.report import load_runs, write_report
 
-    files = write_report(load_runs(args.runs), args.output, paper=not args.no_paper, chart=not args.no_chart)
+    files = write_report(load_runs(args.runs), args.output, paper=not args.no_paper, chart=not args.no_chart, say=say)
     say(Path(files["markdown"]).read_text(encoding="utf-8"))
     say("wrote " + ", ".join(files.values()))
     return 0

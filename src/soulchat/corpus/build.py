@@ -29,7 +29,8 @@ import numpy as np
 
 from ..clean import CleanConfig, Cleaner, CleanReport, iter_candidates
 from ..clean.sources import input_fingerprint
-from ..dialogue import Dialogue, render_input
+from ..dialogue import USER, Dialogue, render_input
+from ..topics import TopicAssignment, assign_topic, describe_sources
 from .stats import CorpusStats
 
 CONFIGS = ("dialogues", "samples", "messages")
@@ -138,7 +139,9 @@ class ShardWriter:
             self._stream = None
 
 
-def _fingerprint(inputs: list[dict[str, Any]], clean: CleanConfig, build: BuildConfig) -> str:
+def build_fingerprint(paths: list, clean: CleanConfig, build: BuildConfig) -> str:
+    """What decides a build's output: every input file (path, size, mtime) and every setting."""
+    inputs = input_fingerprint(paths)
     payload = json.dumps({"inputs": inputs, "clean": clean.to_json(), "build": dataclasses.asdict(build)}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -163,11 +166,13 @@ def _clean_pass(
                 if not outcome.kept:
                     rejects.write(json.dumps(outcome.reject_record(), ensure_ascii=False) + "\n")
                     continue
+                topic = topic_of(candidate, outcome.dialogue)
+                outcome.dialogue.topic = topic.topic
                 record = outcome.dialogue.to_record()
                 record["id"] = str(record["id"])
                 record["tags"] = outcome.tags
                 kept.write(json.dumps(record, ensure_ascii=False) + "\n")
-                stats.add(outcome.dialogue, candidate.origin)
+                stats.add(outcome.dialogue, candidate.origin, topic_source=topic.source)
                 hashes.append(split_hash(record["id"], build.split_salt))
                 samples.append(outcome.dialogue.rounds)
     finally:
@@ -177,6 +182,13 @@ def _clean_pass(
     (work / "signatures.bin").unlink(missing_ok=True)
     (work / "dedup-ids.txt").unlink(missing_ok=True)
     return cleaner.report, stats
+
+
+def topic_of(candidate, dialogue: Dialogue) -> TopicAssignment:
+    """One of the 12 topics from what the input knows (soulchat.topics: topic, keywords, request, text)."""
+    meta = candidate.meta
+    users = [turn.content for turn in dialogue.turns if turn.role == USER]
+    return assign_topic(candidate.topic, meta.get("keywords"), meta.get("request"), users)
 
 
 def build_corpus(
@@ -196,7 +208,7 @@ def build_corpus(
     clean_config, build = clean_config or CleanConfig(), build_config or BuildConfig()
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    fingerprint = _fingerprint(input_fingerprint(paths), clean_config, build)
+    fingerprint = build_fingerprint(paths, clean_config, build)
     done = output / DONE
     if done.is_file() and json.loads(done.read_text())["fingerprint"] == fingerprint:
         say(f"{output}: already built from these inputs and settings; nothing to do")
@@ -214,6 +226,7 @@ def build_corpus(
         (output / "cleaning" / "report.json").write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
         clean_done.write_text(json.dumps({"fingerprint": fingerprint, "report": report.to_json(), "stats": stats.to_json()}, ensure_ascii=False))
     say(report.summary())
+    say(describe_sources(stats.topic_sources))
 
     hashes, samples = np.load(work / "split-hashes.npy"), np.load(work / "split-samples.npy")
     if len(hashes) == 0:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..data import TOPICS
+from ..topics import SOURCE_NAMES, SOURCES, UNKNOWN
 from .figures import draw_figures
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "dataset_card.md"
@@ -66,16 +67,25 @@ def card_metadata(present: dict[str, list[str]], samples: int, license: str, pre
     }
 
 
+def topic_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """All 12 topics (most samples first, empty ones too, as the paper lists them), then 未知 if any."""
+    samples = stats["samples_per_topic"]
+    ordered = sorted(TOPICS, key=lambda topic: -samples.get(topic, 0))
+    ordered += [t for t in samples if t not in TOPICS]
+    return [
+        {"name": topic, "english": TOPICS.get(topic, "unknown" if topic == UNKNOWN else ""),
+         "dialogues": stats["dialogues_per_topic"].get(topic, 0), "samples": samples.get(topic, 0),
+         "share": samples.get(topic, 0) / (stats["samples"] or 1)}
+        for topic in ordered
+    ]
+
+
 def render_card(summary: dict[str, Any], present: dict[str, list[str]], build, figures: list[str]) -> str:
     from huggingface_hub import DatasetCard, DatasetCardData
 
     stats = summary["statistics"]
     data = DatasetCardData(**card_metadata(present, stats["samples"], build.license, build.pretty_name))
-    topics = [
-        {"name": topic, "english": TOPICS.get(topic, ""), "dialogues": stats["dialogues_per_topic"].get(topic, 0),
-         "samples": n, "share": n / (stats["samples"] or 1)}
-        for topic, n in stats["samples_per_topic"].items()
-    ]
+    topics = topic_rows(stats)
     card = DatasetCard.from_template(
         data,
         template_path=str(TEMPLATE),
@@ -85,6 +95,7 @@ def render_card(summary: dict[str, Any], present: dict[str, list[str]], build, f
         splits=summary["splits"],
         stats=stats,
         topics=topics,
+        topic_sources=[{"name": SOURCE_NAMES[s], "dialogues": stats.get("topic_sources", {}).get(s, 0)} for s in SOURCES],
         figures=figures,
         prompt_versions=stats.get("prompt_versions", {}),
         models=stats.get("models", {}),

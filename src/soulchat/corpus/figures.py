@@ -1,8 +1,9 @@
 """The paper's figures for the corpus: topic distribution (Fig. 3) and psychologist word cloud (Fig. 4).
 
-Both need a font with Chinese glyphs; without one matplotlib draws empty boxes. The font is found,
-never downloaded: $SOULCHAT_CJK_FONT, the Debian/Ubuntu packages (`apt-get install
-fonts-wqy-microhei`, or fonts-noto-cjk), then fontconfig.
+They need the `plots` extra (matplotlib, wordcloud) and a font with Chinese glyphs; without one,
+matplotlib draws empty boxes. The font is found, never downloaded: $SOULCHAT_CJK_FONT, the
+Debian/Ubuntu packages (`apt-get install fonts-wqy-microhei`, or fonts-noto-cjk; `make demo` and
+`make test` install it as root), then fontconfig.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ KNOWN_FONTS = (
     "/System/Library/Fonts/PingFang.ttc",
     "C:/Windows/Fonts/msyh.ttc",
 )
+PLOTS_HINT = "pip install 'soulchat[plots]'"
 MISSING_FONT = (
     "no font with Chinese glyphs found: install one (Debian/Ubuntu: apt-get install fonts-wqy-microhei) "
     "or set SOULCHAT_CJK_FONT=/path/to/font.ttf"
@@ -52,26 +54,38 @@ def find_cjk_font() -> Path:
     raise MissingFontError(MISSING_FONT)
 
 
-def topic_chart(samples_per_topic: dict[str, int], path: Path, font: Path) -> Path:
+def topic_chart(samples_per_topic: dict[str, int], path: Path, font: Path | None) -> Path:
+    """The paper's Fig. 3: the share of samples of each of the 12 topics (all of them, most first),
+    with 未知 apart in grey when some dialogues have no known topic. Without a CJK font the labels
+    are the English names, so the chart is still readable."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import font_manager
     from matplotlib import pyplot as plt
 
-    prop = font_manager.FontProperties(fname=str(font))
-    items = sorted(samples_per_topic.items(), key=lambda item: -item[1])
-    labels = [f"{t}\n{TOPICS[t]}" if t in TOPICS else t for t, _ in items]
-    counts = [n for _, n in items]
-    figure, axes = plt.subplots(figsize=(max(6, 0.9 * len(items) + 2), 4.5), dpi=120)
-    bars = axes.bar(range(len(items)), counts, color="#5b8fd6")
-    axes.set_xticks(range(len(items)), labels, fontproperties=prop, fontsize=8)
-    axes.set_ylabel("样本数 samples", fontproperties=prop)
-    axes.set_title("SoulChatCorpus 话题分布 (topic distribution)", fontproperties=prop)
+    prop = font_manager.FontProperties(fname=str(font)) if font else None
+    topics = sorted(TOPICS, key=lambda t: (-samples_per_topic.get(t, 0), list(TOPICS).index(t)))
+    rest = [t for t in samples_per_topic if t not in TOPICS]
+    names = topics + rest
+    counts = [samples_per_topic.get(t, 0) for t in names]
     total = sum(counts) or 1
+
+    def label(topic: str) -> str:
+        english = TOPICS.get(topic, "unknown")
+        return f"{topic} {english}" if font else english
+
+    figure, axes = plt.subplots(figsize=(7.5, 0.38 * len(names) + 1.4), dpi=120)
+    colors = ["#4c78a8"] * len(topics) + ["#b0b0b0"] * len(rest)
+    positions = list(range(len(names)))[::-1]  # the largest topic on top
+    bars = axes.barh(positions, counts, color=colors)
+    axes.set_yticks(positions, [label(t) for t in names], fontproperties=prop, fontsize=9)
+    axes.set_xlabel("samples", fontsize=9)
+    axes.set_title(f"SoulChatCorpus topics: share of {total:,} samples", fontsize=10)
     for bar, count in zip(bars, counts):
-        axes.annotate(f"{count / total:.1%}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                      ha="center", va="bottom", fontsize=7)
+        axes.annotate(f"{count / total:.1%} ({count:,})", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                      xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+    axes.set_xlim(0, max(counts + [1]) * 1.25)
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
     figure.savefig(path)
@@ -91,15 +105,37 @@ def word_cloud(words: Counter | dict[str, int], path: Path, font: Path) -> Path 
     return path
 
 
-def draw_figures(samples_per_topic: dict[str, int], words: Counter, folder: Path, say=lambda m: None) -> list[str]:
-    """Write both PNGs under `folder`; without a CJK font, warn and draw nothing."""
+def draw_figures(samples_per_topic: dict[str, int], words: Counter, folder: Path, say=None) -> list[str]:
+    """Write the PNGs under `folder` and return their paths relative to its parent.
+
+    Degrades, with one warning line each, instead of failing a build: without matplotlib (a core
+    install) nothing is drawn; without a CJK font the topic chart gets English labels and the word
+    cloud is skipped; without the wordcloud package only the word cloud is skipped. The warning goes
+    to `say` (one line, as `soulchat build` prints it) or, without one, to `warnings`."""
+
+    def skip(message: str) -> None:
+        if say is None:
+            warnings.warn(message, stacklevel=3)
+        else:
+            say(f"warning: {message}")
+
     try:
-        font = find_cjk_font()
-    except MissingFontError as error:
-        warnings.warn(f"figures skipped: {error}", stacklevel=2)
-        say(f"warning: figures skipped: {error}")
+        import matplotlib  # noqa: F401
+    except ImportError:
+        skip(f"figures skipped: matplotlib is not installed ({PLOTS_HINT})")
         return []
+    try:
+        font: Path | None = find_cjk_font()
+    except MissingFontError as error:
+        font = None
+        skip(f"topic chart in English, word cloud skipped: {error}")
     folder.mkdir(parents=True, exist_ok=True)
-    drawn = [topic_chart(samples_per_topic, folder / "topic_distribution.png", font),
-             word_cloud(words, folder / "psychologist_wordcloud.png", font)]
+    drawn = [topic_chart(samples_per_topic, folder / "topic_distribution.png", font)]
+    if font is not None:
+        try:
+            import wordcloud  # noqa: F401
+        except ImportError:
+            skip(f"word cloud skipped: the wordcloud package is not installed ({PLOTS_HINT})")
+        else:
+            drawn.append(word_cloud(words, folder / "psychologist_wordcloud.png", font))
     return [str(p.relative_to(folder.parent)) for p in drawn if p is not None]

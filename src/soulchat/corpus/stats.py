@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from ..dialogue import PSYCHOLOGIST, USER, Dialogue
+from ..topics import SOURCES, UNKNOWN
 
 # Function words that would otherwise fill the word cloud; content words such as 感受/理解/情绪 stay.
 STOPWORDS = frozenset(
@@ -43,20 +44,23 @@ class CorpusStats:
         self.chars = {USER: Counter(), PSYCHOLOGIST: Counter()}
         self.topic_dialogues: Counter = Counter()
         self.topic_samples: Counter = Counter()
+        self.topic_sources: Counter = Counter()  # how each dialogue got its topic (soulchat.topics.SOURCES)
         self.words: Counter = Counter()
         self.words_from = 0
         self.prompt_versions: Counter = Counter()
         self.models: Counter = Counter()
 
-    def add(self, dialogue: Dialogue, origin: dict[str, Any] | None = None) -> None:
+    def add(self, dialogue: Dialogue, origin: dict[str, Any] | None = None, topic_source: str | None = None) -> None:
         self.dialogues += 1
+        if topic_source:
+            self.topic_sources[topic_source] += 1
         if origin and origin.get("prompt_version"):
             self.prompt_versions[f"{origin.get('prompt')}:{origin['prompt_version']}"] += 1
         if origin and origin.get("model"):
             self.models[origin["model"]] += 1
         rounds = dialogue.rounds
         self.rounds[rounds] += 1
-        topic = dialogue.topic or "未知"
+        topic = dialogue.topic or UNKNOWN
         self.topic_dialogues[topic] += 1
         self.topic_samples[topic] += rounds
         for turn in dialogue.turns:
@@ -83,6 +87,7 @@ class CorpusStats:
             },
             "dialogues_per_topic": dict(self.topic_dialogues.most_common()),
             "samples_per_topic": dict(self.topic_samples.most_common()),
+            "topic_sources": {s: self.topic_sources[s] for s in SOURCES if self.topic_sources[s]},
             "wordcloud_dialogues": self.words_from,
             "prompt_versions": dict(self.prompt_versions.most_common()),
             "models": dict(self.models.most_common()),
@@ -96,6 +101,7 @@ class CorpusStats:
             "chars": {role: dict(c) for role, c in self.chars.items()},
             "topic_dialogues": dict(self.topic_dialogues),
             "topic_samples": dict(self.topic_samples),
+            "topic_sources": dict(self.topic_sources),
             "words": dict(self.words.most_common(2000)),
             "words_from": self.words_from,
             "prompt_versions": dict(self.prompt_versions),
@@ -110,6 +116,7 @@ class CorpusStats:
         stats.chars = {role: Counter({int(k): v for k, v in c.items()}) for role, c in data["chars"].items()}
         stats.topic_dialogues = Counter(data["topic_dialogues"])
         stats.topic_samples = Counter(data["topic_samples"])
+        stats.topic_sources = Counter(data.get("topic_sources", {}))
         stats.words = Counter(data["words"])
         stats.words_from = data["words_from"]
         stats.prompt_versions = Counter(data["prompt_versions"])

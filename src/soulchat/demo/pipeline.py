@@ -40,8 +40,10 @@ class StepFailed(RuntimeError):
 
 
 def default_recipe() -> Path:
-    """recipes/demo-cpu/lora.yaml of this checkout (the demo runs from a clone of the project)."""
-    return Path(__file__).resolve().parents[3] / "recipes" / "demo-cpu" / "lora.yaml"
+    """The demo-cpu/lora recipe that ships with the package (recipes/ in a clone is the same folder)."""
+    from ..recipes import recipe_path
+
+    return recipe_path("demo-cpu/lora")
 
 
 def run_demo(settings: DemoSettings) -> dict:

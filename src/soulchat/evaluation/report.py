@@ -8,6 +8,7 @@ one we quote exactly from the paper (Chen et al., 2023, "SoulChat", Table 1).
 from __future__ import annotations
 
 import csv
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,8 +72,9 @@ def markdown(rows: Sequence[dict]) -> str:
     return "\n".join(lines + notes) + "\n"
 
 
-def write_report(runs: Sequence[dict], output: str | Path, *, paper: bool = True, chart: bool = True) -> dict:
-    """Write report.md, report.csv and (with matplotlib) report.png under `output`."""
+def write_report(runs: Sequence[dict], output: str | Path, *, paper: bool = True, chart: bool = True,
+                 say=lambda message: None) -> dict:
+    """Write report.md, report.csv and (with matplotlib, the `plots` extra) report.png under `output`."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     rows = table_rows(runs, paper)
@@ -85,7 +87,9 @@ def write_report(runs: Sequence[dict], output: str | Path, *, paper: bool = True
                              "" if row["count"] is None else row["count"], row["bleu_tokens"],
                              "paper" if row["reference"] else "run"])
     files = {"markdown": str(output / "report.md"), "csv": str(output / "report.csv")}
-    if chart:
+    if chart and importlib.util.find_spec("matplotlib") is None:
+        say("warning: report.png skipped: matplotlib is not installed (pip install 'soulchat[plots]')")
+    elif chart:
         bar_chart(rows, output / "report.png")
         files["chart"] = str(output / "report.png")
     return files

@@ -3,7 +3,7 @@
 Two record shapes are read, one JSON object per line (or one JSON array for small files):
 
 * PsyQA: `{"question", "description", "keywords", "answers": [{"answer_text", ...}], "questionID"}`
-  (an optional `"topic"` is kept);
+  (an optional `"topic"` is kept, and the keywords, which decide the topic when there is none);
 * flat: `{"question", "answer", "topic"}` (optional `"description"`, `"id"`/`"questionID"`).
 
 A bad record raises `InputError` naming file and line and what was expected, or, with `on_reject`,
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ..io import InputError, Reject, iter_records, require_file
+from ..topics import split_keywords
 
 USER, PSYCHOLOGIST = "用户：", "心理咨询师："
 # A question that already ends with punctuation runs straight into its description, as PsyQA's
@@ -35,9 +36,11 @@ class SingleTurn:
     answer_index: int
     topic: str | None
     single_turn: str
+    #: PsyQA's `keywords` as a list (they decide the topic when `topic` is missing: soulchat.topics)
+    keywords: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "keywords": list(self.keywords)}
 
 
 def single_turn_text(question: str, description: str, answer: str) -> str:
@@ -77,8 +80,9 @@ def read_single_turn(
                     raise located from None
                 on_reject(Reject(str(path), number, str(error), json.dumps(record, ensure_ascii=False)))
                 continue
+            keywords = tuple(split_keywords(record.get("keywords")))
             for index, (question_id, topic, text) in enumerate(pairs):
-                yield SingleTurn(str(path), number, question_id, index, topic, text)
+                yield SingleTurn(str(path), number, question_id, index, topic, text, keywords)
         if not records:  # not a record to skip: nothing was there at all
             raise InputError(path, None, "no records (the file is empty or holds only blank lines); expected "
                              "PsyQA {question, description, answers} or flat {question, answer} objects")
