@@ -1,13 +1,17 @@
-"""Safety layer speed and quality: per-turn latency, corpus throughput, labelled-set figures.
+"""Safety layer speed and quality: per-turn latency, long text, corpus throughput, labelled-set figures.
 
-    .venv/bin/python benchmarks/bench_safety.py [--texts 100000]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_safety.py [--texts 100000]
 
-Latency and throughput are given for the rule layer alone and for rules + the n-gram model (the
-default `safety.assess`). Baseline measured in the same run: a bare `str.translate` + one regex
-search over the same texts (the least any normalizing matcher must do).
+Latency is given for the rule layer alone, for rules + the crisis model (n-grams, sentence encoder,
+stacker: the default `safety.assess`) on a turn by itself, and for a turn judged in the context of
+its conversation's earlier user turns (what `soulchat chat` and `ChatSession` do), each on one
+thread (goal: p99 <= 10 ms a turn). Long text: time per character from 100 to 100,000 characters
+(goal: flat). Baseline measured in the same run: a bare `str.translate` + one regex search over the
+same texts (the least any normalizing matcher must do); the cleaner's throughput is the rules'.
 
-Labelled figures: the blind sets (never trained or tuned on; see docs/safety.md) come first; the
-training sets follow for reference only, since the shipped model has seen them.
+Labelled figures: the blind sets (written for the project, never trained or tuned on; see
+docs/safety.md) come first; the training sets follow for reference only, since the shipped model
+has seen them. The real-data figures come from `soulchat safety cv` (docs/safety.md), not from here.
 """
 
 from __future__ import annotations
@@ -43,20 +47,44 @@ def corpus(n: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--texts", type=int, default=100_000)
+    parser.add_argument("--turns", type=int, default=3000, help="turns timed one by one (default: %(default)s)")
     args = parser.parse_args()
     texts = corpus(args.texts)
     safety.assess("预热")  # compile once
 
-    for label, model in (("rules only", False), ("rules + model", True)):
+    def percentiles(latencies: list[float]) -> str:
+        latencies = sorted(latencies)
+        return (f"median {statistics.median(latencies) * 1e3:.2f} ms, p99 {latencies[int(0.99 * len(latencies))] * 1e3:.2f} ms, "
+                f"max {latencies[-1] * 1e3:.2f} ms")
+
+    turns = texts[:args.turns]
+    for label, model in (("rules only", False), ("rules + model, turn alone", True)):
         latencies = []
-        for text in texts[:5000]:
+        for text in turns:
             start = time.perf_counter()
             safety.assess(text, model=model)
             latencies.append(time.perf_counter() - start)
-        latencies.sort()
-        print(f"per-turn latency, {label}, over 5000 turns: median {statistics.median(latencies) * 1e6:.1f} µs, "
-              f"p99 {latencies[int(0.99 * len(latencies))] * 1e6:.1f} µs, max {latencies[-1] * 1e6:.1f} µs "
-              "(goal: median < 1000 µs)")
+        print(f"per-turn latency, {label}, over {len(turns)} new turns: {percentiles(latencies)}")
+    # conversations: each turn judged with the three user turns before it (fresh texts, so no memo hits
+    # for the new turn; the earlier turns' verdicts and embeddings are cached, as in a real chat)
+    conversation = [f"{text}（{i}）" for i, text in enumerate(turns)]
+    latencies = []
+    for i, text in enumerate(conversation):
+        start = time.perf_counter()
+        safety.assess(text, context=conversation[max(0, i - 3):i])
+        latencies.append(time.perf_counter() - start)
+    print(f"per-turn latency, rules + model in conversation context, over {len(turns)} turns: {percentiles(latencies)} "
+          "(goal: p99 <= 10 ms on one thread)")
+
+    sentence = "我最近工作压力很大，每天加班到很晚，回家以后也睡不好。"
+    risky = "其实我已经把药攒够了。"
+    for length in (100, 1_000, 10_000, 100_000):
+        text = (sentence * (length // len(sentence) + 1))[: length - len(risky)] + risky
+        start = time.perf_counter()
+        verdict = safety.assess(text)
+        took = time.perf_counter() - start
+        print(f"long text, {length:>7,} characters (the risk at the end): {took * 1e3:8.1f} ms, "
+              f"{took / length * 1e6:.2f} µs/char, flagged {verdict.flagged} ({verdict.category})")
 
     replies = [safety.safe_reply(safety.assess(t)) for t in texts[:200]] + texts[:4800]
     latencies = []
@@ -74,13 +102,15 @@ def main() -> None:
         baseline.search(text.translate(TABLE))
     base_s = time.perf_counter() - start
     mean_chars = sum(map(len, texts)) / len(texts)
-    for label, model in (("rules only", False), ("rules + model", True)):
+    # the cleaner's default is the rules alone (CleanConfig.crisis_model); the model is timed on fewer texts
+    for label, model, sample in (("rules only (the cleaner)", False, texts), ("rules + model", True, texts[:5000])):
         start = time.perf_counter()
-        flagged = sum(v.flagged for v in safety.assess(texts, model=model))
+        flagged = sum(v.flagged for v in safety.assess([f"{t} " for t in sample], model=model))  # fresh: no memo hits
         took = time.perf_counter() - start
-        print(f"throughput, {label}, on {len(texts)} texts (mean {mean_chars:.0f} chars): {len(texts) / took:,.0f} texts/s "
+        per_text = took / len(sample)
+        print(f"throughput, {label}, on {len(sample)} texts (mean {mean_chars:.0f} chars): {1 / per_text:,.0f} texts/s "
               f"({took:.2f} s, {flagged} flagged); baseline translate+one regex {len(texts) / base_s:,.0f} texts/s; "
-              f"ratio {took / base_s:.1f}x baseline time")
+              f"ratio {per_text / (base_s / len(texts)):.1f}x baseline time per text")
 
     for heading, names in (("BLIND sets (never trained or tuned on)", BLIND), ("training sets (seen by the model)", SETS)):
         print(f"\n===== {heading}")
@@ -88,8 +118,8 @@ def main() -> None:
             if not (DATA / name).exists():
                 continue
             rows = read_labelled(DATA / name)
-            rules = score(rows, lambda t: safety.assess(t, model=False))["any_risk"]
-            print(f"\n{name} ({len(rows)} utterances); rules alone any-risk P {rules.precision:.3f} R {rules.recall:.3f}; "
+            rules = score(rows, lambda t: safety.assess(t, model=False))["flagged"]
+            print(f"\n{name} ({len(rows)} utterances); rules alone flagged P {rules.precision:.3f} R {rules.recall:.3f}; "
                   f"rules + model:\n{table(score(rows))}")
 
 

@@ -27,8 +27,8 @@ def test_labelled_sets_meet_thresholds(name):
     rows = read_labelled(DATA / name)
     scores = score(rows)
     # any_risk decides whether the safe reply is shown: the figure that matters most
-    assert scores["any_risk"].recall >= 0.98, errors(rows)
-    assert scores["any_risk"].precision >= 0.95, errors(rows)
+    assert scores["flagged"].recall >= 0.98, errors(rows)
+    assert scores["flagged"].precision >= 0.95, errors(rows)
     assert scores["user_risk"].recall >= 0.95, errors(rows)
     for category in safety.CATEGORIES:
         assert scores[category].recall >= 0.90, (category, errors(rows))
@@ -59,8 +59,8 @@ def test_holdout4_is_a_recall_floor_not_a_target():
     """holdout4 was written after tuning on holdout3 and measured once (docs/safety.md): it is the
     honest estimate for unseen phrasings. This only guards against regressions below what was measured."""
     scores = score(read_labelled(DATA / "safety_holdout4.jsonl"))
-    assert scores["any_risk"].precision >= 0.90
-    assert scores["any_risk"].recall >= HOLDOUT4_RECALL_FLOOR
+    assert scores["flagged"].precision >= 0.90
+    assert scores["flagged"].recall >= HOLDOUT4_RECALL_FLOOR
 
 
 # -- categories, spans, variants ----------------------------------------------------------

@@ -202,3 +202,43 @@ def test_script_subtag_finds_the_region():
     assert get_resources("zh-Hant-HK") == get_resources("zh-HK")
     assert get_resources("zh_HK") == get_resources("zh-HK")
     assert "1925" in safety.safe_reply(None, locale="zh-Hant-TW")
+
+
+# -- replies that fit the category (PsySUICIDE's labels mapped onto soulchat's, docs/safety.md) -----
+def _flag(category):
+    from soulchat.safety.rules import SEVERITY
+
+    return safety.Assessment(flagged=True, category=category, categories=(category,), severity=SEVERITY[category])
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "zh-TW", "en-US"])
+@pytest.mark.parametrize("category", list(safety.CATEGORIES))
+def test_every_category_reply_passes_the_output_check_and_gives_resources(category, locale):
+    reply = safety.safe_reply(_flag(category), locale=locale)
+    assert not safety.check_output(reply).flagged, reply
+    first = safety.get_resources(locale).hotlines[0]
+    assert first.number in reply
+
+
+def test_replies_differ_by_category_as_documented():
+    attempt = safety.safe_reply(_flag("past_attempt"))
+    assert "这段经历" in attempt and "你现在还会有" in attempt and "此刻就有危险" not in attempt
+    harm = safety.safe_reply(_flag("self_harm"))
+    assert "伤口" in harm and "去医院" in harm
+    inquiry = safety.safe_reply(_flag("suicide_inquiry"))
+    assert "不会提供任何关于方法的信息" in inquiry and "你自己、或者身边的人" in inquiry
+    for category in ("suicide_plan", "suicide_preparation"):  # act now, and put the means out of reach
+        reply = safety.safe_reply(_flag(category))
+        assert "此刻就有危险" in reply and "拿不到的地方" in reply
+    ideation = safety.safe_reply(_flag("suicidal_ideation"))
+    assert "拿不到的地方" not in ideation
+    assert len({attempt, harm, inquiry, ideation}) == 4
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "zh-TW", "en-US"])
+def test_follow_up_note_asks_about_safety_with_one_line(locale):
+    note = safety.follow_up_note(locale)
+    assert safety.get_resources(locale).hotlines[0].number in note
+    assert not safety.check_output(note).flagged
+    if locale == "zh-TW":
+        assert not _simplified(note)

@@ -2,15 +2,18 @@
 
 Per turn (whatever the backend):
 
-1. the user's text goes through `safety.assess`; a flagged turn is answered first with the
+1. the user's text goes through `safety.assess`, judged with the conversation's earlier user turns
+   (a turn that completes a risk begun earlier is flagged; see safety/context.py); a flagged turn is answered first with the
    safe-messaging reply (feelings acknowledged, safety asked about, hotlines), and the model's own
    reply is generated in full, checked, and appended only if `safety.check_output` passes;
 2. an unflagged turn streams the model's reply, checking the text shown so far on every piece: a
    reply that fails the output check stops generating and is replaced by `safety.fallback_reply`
    (an apology that re-opens listening) before the failing piece is ever shown;
-   When the turn was not flagged but the n-gram model saw some sign of risk (`check_in`), the
+   When the turn was not flagged but the crisis model saw some sign of risk (`check_in`), the
    model's reply is followed by `safety.check_in_note`: one gentle, direct question about safety
    and one hotline, at most once every CHECK_IN_GAP turns so that it never becomes a refrain;
+   on the turns right after a crisis turn (`follow_up`) the reply carries `safety.follow_up_note`
+   instead: the conversation does not go back to ordinary chat as if nothing had been said;
 3. every flag (user turn or model reply) goes to the safety layer's flag log (`SafetyLog`; without
    text in privacy mode) and to the `soulchat.chat` logger (category and rules only).
 
@@ -51,6 +54,7 @@ class TurnRecord:
     model_blocked: str | None = None  # category that made the output check fail, else None
     backend_error: str | None = None  # the model failed after a safe reply was already given
     check_in: bool = False  # the gentle safety question was added to the model's reply
+    follow_up: bool = False  # an earlier turn was a crisis: the safety follow-up was added to the reply
 
 
 @dataclass
@@ -75,7 +79,8 @@ class ChatSession:
         record = TurnRecord(user=text)
         self.last_turn = record
         history = list(self.history)
-        user_check = safety.assess(text)
+        user_check = self._assess(text, [user for user, _ in history])
+        record.follow_up = user_check.follow_up and not user_check.flagged
         if user_check.flagged:
             self._last_safety_turn = len(history)
             record.user_category = user_check.category
@@ -86,8 +91,8 @@ class ChatSession:
             # The safe reply is a complete answer: a failing backend must not take it away.
             try:
                 record.model_reply = "".join(self.backend.stream(history, text, self.settings)).strip()
-            except ChatBackendError as error:
-                record.backend_error = str(error)
+            except Exception as error:  # whatever fails, the safe reply above stands
+                record.backend_error = str(error) if isinstance(error, ChatBackendError) else f"{type(error).__name__}: {error}"
             verdict = safety.check_output(record.model_reply)
             if verdict.flagged:
                 record.model_blocked = verdict.category
@@ -121,7 +126,11 @@ class ChatSession:
             if record.model_blocked is None:
                 shown = shown.strip()
                 recent = self._last_safety_turn is not None and len(history) - self._last_safety_turn < CHECK_IN_GAP
-                if user_check.check_in and not recent:
+                if record.follow_up:  # an earlier turn was a crisis: the follow-up stays in every reply for now
+                    addition = ("\n\n" if shown else "") + safety.follow_up_note(self.locale)
+                    shown += addition
+                    yield ReplyChunk(shown, addition)
+                elif user_check.check_in and not recent:
                     record.check_in = True
                     self._last_safety_turn = len(history)
                     addition = ("\n\n" if shown else "") + safety.check_in_note(self.locale)
@@ -173,6 +182,17 @@ class ChatSession:
         return cls(backend, history=history, **options)
 
     # -- internals --------------------------------------------------------------
+    def _assess(self, text: str, context: list[str]):
+        """The crisis verdict on `text` within this conversation. Should the model fail (a broken
+        install, a corrupt model file), the rules still judge the turn: there is always a verdict."""
+        from .. import safety
+
+        try:
+            return safety.assess(text, context=context)
+        except Exception as error:
+            logger.error("crisis model failed (%s: %s); the rules alone judge this turn", type(error).__name__, error)
+            return safety.assess(text, model=False)
+
     def _flag(self, source: str, assessment, text: str) -> None:
         from .. import safety
 

@@ -1,4 +1,4 @@
-"""`soulchat safety`: check a text, score the detector on labelled sets, retrain the n-gram model."""
+"""`soulchat safety`: check texts, score the detector on labelled sets, retrain and cross-validate its model."""
 
 from __future__ import annotations
 
@@ -8,23 +8,30 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import say
+from ._common import UsageError, integer, number, say, writable_file
 
 ORDER = 75
 
 DESCRIPTION = """\
-The crisis detector of soulchat.safety: the rules, then a linear model over character n-grams for
-what they miss (see docs/safety.md).
+The crisis detector of soulchat.safety: rules, then a model over character n-grams and a
+pretrained sentence encoder, calibrated on real labelled counseling text (see docs/safety.md).
 
-  soulchat safety check "最近真的不想活了"        the verdict as JSON (category, spans, rules, score)
-  soulchat safety eval tests/data/safety_*.jsonl   precision and recall per labelled set
-  soulchat safety train --out model.npz            retrain the model, pick its threshold by
-                                                   leave-one-set-out cross-validation
+  soulchat safety check "最近真的不想活了"           the verdict as JSON
+  soulchat safety check --conversation "不想活了" "药我已经攒够了"
+                                                      each turn judged with the earlier ones
+  soulchat safety eval SET.jsonl [SET.jsonl ...]      recall, precision and "touched" (share of
+                                                      utterances without risk that got an alarm),
+                                                      per data source and label
+  soulchat safety train --real PSYSUICIDE/valid.jsonl --out model.npz
+                                                      retrain the shipped model (deterministic)
+  soulchat safety cv --real PSYSUICIDE/valid.jsonl    5-fold cross-validation of that training
 
-A labelled set is JSON Lines: {"text": "...", "label": "<category>" or null}."""
+A labelled set is JSON Lines: {"text", "label": category|null}, PsySUICIDE's
+{"text", "labels": [...], "data_source"}, or {"text", "risk": true|false}."""
 
-# The labelled sets the shipped model is trained on (paths relative to the repository root).
-# safety_blind*.jsonl are deliberately absent: they measure the finished detector, once.
+# The sets written for this project that train the shipped model beside the real data (relative
+# to the repository root). safety_blind*.jsonl are deliberately absent: they measure the finished
+# detector, once.
 TRAIN_SETS = (
     "tests/data/safety_dev.jsonl",
     "tests/data/safety_holdout.jsonl",
@@ -45,154 +52,219 @@ TRAIN_SETS = (
     "tests/data/safety_background.jsonl",
 )
 
-# Ordinary counseling traffic: the false-alarm rate of the crisis reply is bounded on these.
-BACKGROUND_SETS = ("tests/data/safety_train_t6.jsonl", "tests/data/safety_background.jsonl")
+# The real labelled data the shipped model is calibrated on, and what must travel with it.
+REAL_DATA = "PsySUICIDE validation split (Qiu, Ma, Lan: PsyGUARD, EMNLP 2024; github.com/qiuhuachuan/PsyGUARD), MIT licence"
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("safety", help="crisis detector: check a text, evaluate, retrain the model",
+    parser = commands.add_parser("safety", help="crisis detector: check texts, evaluate, retrain, cross-validate",
                                  description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="safety_command", metavar="{check,eval,train}", required=True)
+    sub = parser.add_subparsers(dest="safety_command", metavar="{check,eval,train,cv}", required=True)
 
     check = sub.add_parser("check", help="assess texts (arguments, or one per line on stdin) and print JSON")
     check.add_argument("texts", nargs="*", help="texts to assess (default: read lines from stdin)")
-    check.add_argument("--rules-only", action="store_true", help="the rule layer alone, without the n-gram model")
+    check.add_argument("--conversation", action="store_true",
+                       help="the texts are one person's turns of one conversation, in order: each is judged in the "
+                       "context of the earlier ones, as soulchat chat does")
+    _add_model_arguments(check)
     check.set_defaults(handler=run_check)
 
-    evaluate = sub.add_parser("eval", help="precision/recall of the detector on labelled JSONL sets")
-    evaluate.add_argument("files", nargs="+", type=Path, help='labelled sets: {"text", "label": category|null} per line')
-    evaluate.add_argument("--rules-only", action="store_true", help="score the rule layer alone")
-    evaluate.add_argument("--model", type=Path, default=None, help="an n-gram model file instead of the shipped one")
-    evaluate.add_argument("--errors", action="store_true", help="also print every misclassified text")
+    evaluate = sub.add_parser("eval", help="recall, precision and false alarms of the detector on labelled sets")
+    evaluate.add_argument("files", nargs="+", type=Path, help="labelled JSONL sets (see soulchat safety --help)")
+    _add_model_arguments(evaluate)
+    evaluate.add_argument("--errors", action="store_true", help="also print every text the detector got wrong")
     evaluate.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
     evaluate.set_defaults(handler=run_eval)
 
-    train = sub.add_parser("train", help="train the n-gram model and choose its threshold by cross-validation")
-    train.add_argument("--data", type=Path, nargs="+", default=None,
-                       help="labelled sets to train on (default: the TRAIN_SETS list, from the repository root)")
+    train = sub.add_parser("train", help="train the crisis model on real labelled data (+ the project's own sets)")
+    _add_training_arguments(train)
     train.add_argument("--out", type=Path, required=True, help="where to write the model (.npz)")
-    train.add_argument("--target-recall", type=float, default=0.95,
-                       help="the check-in threshold is the highest whose leave-one-set-out recall of the model alone "
-                       "reaches this (default: %(default)s)")
-    train.add_argument("--max-background-alarms", type=float, default=0.05,
-                       help="the flag threshold is the lowest at which at most this share of the ordinary messages "
-                       "in --background sets (held out) get the crisis reply (default: %(default)s)")
-    train.add_argument("--background", nargs="+", default=list(BACKGROUND_SETS),
-                       help="sets of ordinary messages with (almost) no risk, for --max-background-alarms "
-                       "(default: %(default)s)")
-    train.add_argument("--threshold", type=float, default=None,
-                       help="use this flag threshold (and check-in threshold) instead of choosing them")
     train.set_defaults(handler=run_train)
 
+    cv = sub.add_parser("cv", help="k-fold cross-validation of `safety train` on the real data, per source and label")
+    _add_training_arguments(cv)
+    cv.add_argument("--json", type=Path, default=None, help="write the figures and every out-of-fold verdict here")
+    cv.set_defaults(handler=run_cv)
 
-def _read(paths) -> dict[str, list[dict]]:
-    from ..safety.evaluation import read_labelled
 
-    sets = {}
-    for path in paths:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: no such labelled set (run from the repository root, or pass --data)")
-        sets[str(path)] = read_labelled(path)
-    return sets
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rules-only", action="store_true", help="the rule layer alone, without the learned model")
+    parser.add_argument("--model", type=Path, default=None, help="a model file from `safety train` instead of the shipped one")
+
+
+def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--real", type=Path, nargs="+", required=True,
+                        help="real labelled sets: the stacker and both thresholds are chosen on these alone "
+                        "(e.g. PsySUICIDE's valid.jsonl; never its test split)")
+    parser.add_argument("--extra", type=Path, nargs="*", default=None,
+                        help="sets written for the project, added at a small weight (default: the TRAIN_SETS list, "
+                        "relative to the repository root; give --extra with nothing to use none)")
+    parser.add_argument("--no-encoder", action="store_true", help="n-grams and rules only, without the sentence encoder")
+    parser.add_argument("--flag-recall", type=number(0.0, 1.0, above=0.0), default=0.95,
+                        help="the crisis-reply threshold: the highest whose out-of-fold recall on the real rows "
+                        "reaches this (default: %(default)s)")
+    parser.add_argument("--check-recall", type=number(0.0, 1.0, above=0.0), default=0.98,
+                        help="the check-in threshold, the same for crisis reply or check-in (default: %(default)s)")
+    parser.add_argument("--folds", type=integer(2), default=5, help="cross-validation folds (default: %(default)s)")
+
+
+def _detector(args: argparse.Namespace):
+    from ..safety.detector import Detector, default_detector
+    from ..safety.model import CrisisModel
+
+    if args.rules_only:
+        if args.model is not None:
+            raise UsageError("--rules-only and --model exclude each other")
+        return Detector(model=None)
+    if args.model is not None:
+        return Detector(model=CrisisModel.load(args.model))
+    return default_detector()
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .. import safety
-
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    for text in texts:
-        verdict = safety.assess(text, model=not args.rules_only)
-        print(json.dumps({"text": text, **verdict.to_dict()}, ensure_ascii=False))
+    if not texts:
+        raise UsageError("no text to check: give texts as arguments or one per line on stdin")
+    detector = _detector(args)
+    for i, text in enumerate(texts):
+        context = texts[:i] if args.conversation else ()
+        verdict = detector.assess(text, context=context)
+        print(json.dumps({"text": text, **verdict.to_dict(with_text=False)}, ensure_ascii=False))
     return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from ..safety.classifier import NgramClassifier
-    from ..safety.detector import Detector, default_detector
-    from ..safety.evaluation import errors, score, table
+    from ..safety.evaluation import breakdown, breakdown_table, errors, figures, read_labelled, score, table
 
-    if args.model is not None:
-        detector = Detector(classifier=None if args.rules_only else NgramClassifier.load(args.model))
-    else:
-        detector = default_detector()
-    check = detector.assess_rules if args.rules_only else detector.assess
-    detect = lambda texts: [check(t) for t in texts]
+    if args.json is not None:
+        writable_file(args.json, "--json")
+    sets = {str(path): read_labelled(path) for path in args.files}  # every file checked before any work
+    detector = _detector(args)
+    detect = lambda texts: [detector.assess_rules(t) if args.rules_only else detector.assess(t) for t in texts]
     report = {}
-    for name, rows in _read(args.files).items():
-        scores = score(rows, detect)
-        report[name] = {k: {"precision": s.precision, "recall": s.recall, "support": s.support} for k, s in scores.items()}
+    for name, rows in sets.items():
+        predictions = detect([r["text"] for r in rows])
+        scores = score(rows, lambda texts: predictions)
+        parts = breakdown(rows, predictions)
+        report[name] = {"rows": len(rows), "overall": figures(scores), **parts,
+                        "categories": {k: {"precision": s.precision, "recall": s.recall, "support": s.support}
+                                       for k, s in scores.items() if k not in ("flagged", "flagged_or_check_in", "user_risk")}}
         print(f"== {name} ({len(rows)} texts, {'rules only' if args.rules_only else 'rules + model'})")
         print(table(scores))
+        if len(parts["source"]) > 1 or len(parts["label"]) > 2:
+            print(breakdown_table(parts))
         if args.errors:
-            for text, label, verdict in errors(rows, detect):
-                print(f"  gold={label} got={verdict.category} [{','.join(verdict.rules)}] {text}")
+            for text, label, verdict in errors(rows, lambda texts: predictions):
+                print(f"  gold={label} got={verdict.category if verdict.flagged else None} "
+                      f"check_in={verdict.check_in} score={verdict.score} {text}")
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0
 
 
+def _training_inputs(args: argparse.Namespace):
+    """(real rows, extra rows, settings, meta) for train and cv, every file read and checked first."""
+    from ..safety.evaluation import RISK, read_labelled
+    from ..safety.training import TrainSettings
+
+    if args.check_recall < args.flag_recall:
+        raise UsageError(f"--check-recall ({args.check_recall}) must be at least --flag-recall ({args.flag_recall})")
+    extra_paths = [Path(p) for p in TRAIN_SETS] if args.extra is None else args.extra
+    if args.extra is None:
+        missing = [p for p in extra_paths if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{missing[0]}: the project's own labelled sets are read from the repository root; "
+                                    "run from there, or pass --extra FILES (or --extra with nothing)")
+    real = [r for path in args.real for r in read_labelled(path)]
+    extra = [r for path in extra_paths for r in read_labelled(path)]
+    for row in real + extra:
+        if row["label"] == RISK:
+            raise ValueError(f"line {row['line']}: a binary row (\"risk\": true) has no category; training needs "
+                             "\"label\" or \"labels\"")
+    if not any(r["label"] is not None for r in real):
+        raise ValueError(f"{args.real[0]}: the real data holds no risk example to calibrate on")
+    if not any(r["label"] is None for r in real):
+        raise ValueError(f"{args.real[0]}: the real data holds no example without risk to calibrate on")
+    settings = TrainSettings(encoder=not args.no_encoder, flag_recall=args.flag_recall, check_recall=args.check_recall,
+                             folds=args.folds)
+    meta = {
+        "real_files": {str(p): _sha256(p) for p in args.real},
+        "extra_files": {str(p): _sha256(p) for p in extra_paths},
+        "real_data": REAL_DATA,
+        "licence_note": "a model trained on PsySUICIDE carries its MIT licence and attribution: "
+                        "see soulchat/safety/data/PSYSUICIDE_LICENSE",
+    }
+    return real, extra, settings, meta
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _bar(total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", file=sys.stderr)
+
+
 def run_train(args: argparse.Namespace) -> int:
-    from ..safety.classifier import (
-        TrainConfig,
-        fit,
-        lowest_threshold_within,
-        out_of_fold,
-        pick_threshold,
-    )
-    from ..safety.detector import Detector
+    from ..safety.training import fit_model
 
-    paths = args.data or [Path(p) for p in TRAIN_SETS]
-    sets = _read(paths)
-    rows = [r for rs in sets.values() for r in rs]
-    say(f"soulchat safety train: {len(rows)} labelled texts from {len(sets)} sets")
-    config = TrainConfig()
-    threshold = check_threshold = args.threshold
-    cv = {}
-    if threshold is None:
-        if len(sets) < 2:
-            raise ValueError("choosing thresholds needs at least two labelled sets (leave-one-set-out); pass --threshold")
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(sets), desc="leave-one-set-out", unit="fold", file=sys.stderr)
-        oof = out_of_fold(sets, config, progress=lambda name: bar.update())
-        bar.close()
-        gold = [r["label"] is not None for rs in sets.values() for r in rs]
-        pooled = [s for name in sets for s in oof[name]]
-        check_threshold = pick_threshold(gold, pooled, args.target_recall)
-        background = [s for name in sets if name in set(map(str, args.background))
-                      for s, r in zip(oof[name], sets[name]) if r["label"] is None]
-        if background:
-            threshold = max(check_threshold, lowest_threshold_within(background, args.max_background_alarms))
-        else:
-            say("  no --background set among the data: the flag threshold is the check-in threshold")
-            threshold = check_threshold
-        rules = Detector(classifier=None)
-        for name, rs in sets.items():
-            g = [r["label"] is not None for r in rs]
-            ruled = [rules.assess_rules(r["text"]).flagged for r in rs]
-            flags = [s >= threshold or f for s, f in zip(oof[name], ruled)]
-            responses = [s >= check_threshold or f for s, f in zip(oof[name], ruled)]
-            cv[name] = {"flagged": _pr(g, flags), "safety_response": _pr(g, responses),
-                        "negatives": len(g) - sum(g), "negatives_flagged": sum(f and not x for f, x in zip(flags, g))}
-            say(f"  {name}: flagged P {cv[name]['flagged'][0]:.3f} R {cv[name]['flagged'][1]:.3f}; "
-                f"flagged or check-in P {cv[name]['safety_response'][0]:.3f} R {cv[name]['safety_response'][1]:.3f}")
-        say(f"check-in threshold {check_threshold:.2f} (highest with out-of-fold recall >= {args.target_recall}, model alone); "
-            f"flag threshold {threshold:.2f} (lowest with <= {args.max_background_alarms:.0%} of held-out ordinary "
-            "messages flagged)")
-    files = {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
-    model = fit([r["text"] for r in rows], [r["label"] for r in rows], config, threshold=threshold,
-                check_threshold=check_threshold, meta={"train_files": files, "cross_validation": cv})
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out}: is a folder; expected a model file (.npz)")
+    real, extra, settings, meta = _training_inputs(args)
+    say(f"soulchat safety train: {len(real)} real rows ({sum(r['label'] is not None for r in real)} with risk), "
+        f"{len(extra)} written rows; encoder {'on' if settings.encoder else 'off'}")
+    bar = _bar(settings.folds + 1, "training (inner folds, final model)")
+    model = fit_model(real, extra, settings, meta, progress=lambda message: bar.update() if "fold" in message or "final" in message else None)
+    bar.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
-    say(f"wrote {args.out} ({len(model.vocab)} features, flag threshold {threshold:.2f}, "
-        f"check-in threshold {check_threshold:.2f})")
+    say(f"wrote {args.out}: crisis reply at P(risk) >= {model.threshold:.3f}, check-in at >= {model.check_threshold:.3f} "
+        f"(chosen on out-of-fold scores of the real rows: recall {settings.flag_recall} / {settings.check_recall})")
     return 0
 
 
-def _pr(gold: list[bool], pred: list[bool]) -> tuple[float, float]:
-    """(precision, recall) of binary predictions, with the evaluation module's conventions."""
-    from ..safety.evaluation import Score
+def run_cv(args: argparse.Namespace) -> int:
+    from ..safety.detector import Assessment
+    from ..safety.evaluation import breakdown, breakdown_table, decisions, figures
+    from ..safety.training import cross_validate, stratified_folds
 
-    found = Score(tp=sum(g and p for g, p in zip(gold, pred)), fp=sum(p and not g for g, p in zip(gold, pred)),
-                  fn=sum(g and not p for g, p in zip(gold, pred)))
-    return found.precision, found.recall
+    if args.json is not None:
+        writable_file(args.json, "--json")
+    real, extra, settings, _ = _training_inputs(args)
+    say(f"soulchat safety cv: {settings.folds}-fold over {len(real)} real rows (stratified by label, one text never in "
+        f"two folds; thresholds chosen inside each training fold); {len(extra)} written rows in every training fold")
+    bar = _bar(settings.folds, "outer folds")
+    predictions = cross_validate(real, extra, settings, progress=lambda message: bar.update())
+    bar.close()
+    verdicts = [Assessment(flagged=p["flagged"], category=p["category"], check_in=p["check_in"]) for p in predictions]
+    overall = figures(decisions(real, verdicts))
+    parts = breakdown(real, verdicts)
+    rules = _rules_baseline(real)
+    print(f"{settings.folds}-fold cross-validation, encoder {'on' if settings.encoder else 'off'}; "
+          f"files: {', '.join(map(str, args.real))}")
+    for name in ("flagged", "flagged_or_check_in"):
+        f = overall[name]
+        print(f"{name:<20} recall {f['recall']:.3f}  precision {f['precision']:.3f}  touched {f['touched']:.3f}")
+    print(f"{'rules alone':<20} recall {rules['recall']:.3f}  precision {rules['precision']:.3f}  touched {rules['touched']:.3f}")
+    print(breakdown_table(parts))
+    if args.json:
+        folds = stratified_folds(real, settings.folds)
+        report = {"settings": {"encoder": settings.encoder, "folds": settings.folds, "flag_recall": settings.flag_recall,
+                               "check_recall": settings.check_recall},
+                  "real_files": [str(p) for p in args.real], "overall": overall, "rules_alone": rules, **parts,
+                  "rows": [{"line": r["line"], "label": r["label"], "source": r["source"], "fold": f, **p}
+                           for r, f, p in zip(real, folds, predictions)]}
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+        say(f"wrote {args.json}")
+    return 0
+
+
+def _rules_baseline(rows: list[dict]) -> dict:
+    from ..safety.detector import Detector
+    from ..safety.evaluation import decisions
+
+    rules = Detector(model=None)
+    flagged = decisions(rows, [rules.assess_rules(r["text"]) for r in rows])["flagged"]
+    return {"recall": flagged.recall, "precision": flagged.precision, "touched": flagged.touched}

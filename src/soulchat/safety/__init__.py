@@ -22,6 +22,7 @@ from soulchat.safety.messages import (
     check_in_note,
     disclosure,
     fallback_reply,
+    follow_up_note,
     resource_lines,
     safe_reply,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "disclosure",
     "fallback_reply",
     "first_category",
+    "follow_up_note",
     "get_resources",
     "load_resources",
     "log_flag",

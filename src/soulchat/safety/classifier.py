@@ -10,21 +10,19 @@ It stays in the spirit of the rules: offline, numpy only, about 0.1 ms a text, a
 `explain` lists the n-grams that pushed the text towards its category, with their positions in
 the user's own text.
 
-The shipped model (`data/crisis_ngram.npz`) is trained by `soulchat safety train` on the labelled
-sets in tests/data; training is deterministic (full-batch gradient descent from zeros), so the
-file can be rebuilt from the data and a test checks that it is.
+It is one of the two learned parts of the shipped crisis model (model.py: this, a head over
+pretrained sentence embeddings, and a stacker that weighs both with the rules). Training is
+deterministic (linear.py: full-batch Adam from zeros).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources as importlib_resources
-from pathlib import Path
 
 import numpy as np
 
+from soulchat.safety.linear import Sparse, softmax, softmax_regression
 from soulchat.safety.normalize import normalize, offsets, original_span
 from soulchat.safety.rules import CATEGORIES
 
@@ -32,7 +30,6 @@ NONE = "none"
 CLASSES = (NONE, *CATEGORIES)
 BIAS = "\x00bias"
 LENGTH = "\x00len"  # features that are not text (bias, length bucket) start with NUL
-MODEL_FILE = "crisis_ngram.npz"
 
 
 def ngrams(norm: str, orders: Sequence[int] = (1, 2, 3, 4)) -> Iterable[tuple[str, int]]:
@@ -49,31 +46,22 @@ def ngrams(norm: str, orders: Sequence[int] = (1, 2, 3, 4)) -> Iterable[tuple[st
 
 @dataclass
 class TrainConfig:
-    orders: tuple[int, ...] = (1, 2, 3, 4)
+    orders: tuple[int, ...] = (1, 2, 3)
     min_count: int = 2  # an n-gram must occur in at least this many training texts
-    l2: float = 1e-4  # weight decay on the n-gram weights (not on the bias)
+    l2: float = 1e-2  # weight decay on the n-gram weights (not on the bias); measured in docs/safety.md
     steps: int = 400
-    learning_rate: float = 0.5
-    risk_weight: float = 1.0  # loss weight of a risk example relative to a "none" example
+    learning_rate: float = 0.005
 
 
 class NgramClassifier:
     """Multinomial logistic regression over binary character n-gram features."""
 
-    def __init__(self, vocab: dict[str, int], weights: np.ndarray, threshold: float = 0.5,
-                 orders: Sequence[int] = (1, 2, 3, 4), classes: Sequence[str] = CLASSES, meta: dict | None = None,
-                 veto_threshold: float | None = None, check_threshold: float | None = None):
+    def __init__(self, vocab: dict[str, int], weights: np.ndarray, orders: Sequence[int] = (1, 2, 3),
+                 classes: Sequence[str] = CLASSES, meta: dict | None = None):
         if weights.shape != (len(vocab), len(classes)):
             raise ValueError(f"weights shape {weights.shape} does not match {len(vocab)} n-grams x {len(classes)} classes")
         self.vocab = vocab
         self.weights = weights.astype(np.float32, copy=False)
-        self.threshold = float(threshold)
-        # the score needed to flag a text whose rule match was declined by context (negation, news…)
-        self.veto_threshold = float(veto_threshold if veto_threshold is not None else max(threshold, 0.95))
-        # at or above this (and below `threshold`) the text is not flagged but earns a gentle check-in
-        self.check_threshold = float(check_threshold if check_threshold is not None else threshold)
-        if not 0.0 < self.check_threshold <= self.threshold:
-            raise ValueError(f"check_threshold {self.check_threshold} must be in (0, threshold={self.threshold}]")
         self.orders = tuple(orders)
         self.classes = tuple(classes)
         self.meta = dict(meta or {})
@@ -91,9 +79,7 @@ class NgramClassifier:
         return self.weights[self._ids(normalize(text))].sum(axis=0)
 
     def proba(self, text: str) -> np.ndarray:
-        z = self.logits(text)
-        z = np.exp(z - z.max())
-        return z / z.sum()
+        return softmax(self.logits(text))
 
     def risk(self, text: str) -> tuple[float, str]:
         """P(any risk) = 1 - P(none), and the most likely risk category."""
@@ -129,39 +115,24 @@ class NgramClassifier:
                 break
         return tuple(sorted(spans))
 
-    # -- persistence -------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
+    # -- persistence (inside the crisis model's file, see model.py) -----------------------------
+    def arrays(self) -> dict[str, np.ndarray]:
         grams = sorted(self.vocab, key=self.vocab.__getitem__)
-        header = {"threshold": self.threshold, "veto_threshold": self.veto_threshold,
-                  "check_threshold": self.check_threshold, "orders": list(self.orders), "classes": list(self.classes), "meta": self.meta}
-        with open(path, "wb") as handle:
-            np.savez_compressed(
-                handle,
-                grams=np.array(grams, dtype=object).astype(str),
-                weights=self.weights.astype(np.float16),
-                header=np.array(json.dumps(header, ensure_ascii=False)),
-            )
+        return {"ngram_grams": np.array(grams, dtype=object).astype(str), "ngram_weights": self.weights.astype(np.float16)}
 
     @classmethod
-    def load(cls, path: str | Path) -> NgramClassifier:
-        with np.load(path, allow_pickle=False) as data:
-            grams = [str(g) for g in data["grams"]]
-            weights = data["weights"].astype(np.float32)
-            header = json.loads(str(data["header"]))
-        vocab = {g: i for i, g in enumerate(grams)}
-        return cls(vocab, weights, header["threshold"], header["orders"], header["classes"], header.get("meta"),
-                   header.get("veto_threshold"), header.get("check_threshold"))
+    def from_arrays(cls, arrays, orders: Sequence[int], classes: Sequence[str]) -> NgramClassifier:
+        vocab = {str(g): i for i, g in enumerate(arrays["ngram_grams"])}
+        return cls(vocab, np.asarray(arrays["ngram_weights"], dtype=np.float32), orders, classes)
 
 
 def fit(texts: Sequence[str], labels: Sequence[str | None], config: TrainConfig | None = None,
-        threshold: float = 0.5, meta: dict | None = None, check_threshold: float | None = None) -> NgramClassifier:
+        sample_weight: Sequence[float] | None = None, meta: dict | None = None) -> NgramClassifier:
     """Train on (text, category-or-None) pairs. Deterministic: the same data gives the same model."""
     config = config or TrainConfig()
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
-    unknown = sorted({str(label) for label in labels if label is not None and label not in CATEGORIES})
-    if unknown:
-        raise ValueError(f"unknown labels {unknown}; expected one of {list(CATEGORIES)} or None")
+    y = class_indices(labels)
     grams_per_text = [sorted({g for g, _ in ngrams(normalize(t), config.orders)}) for t in texts]
     counts: dict[str, int] = {}
     for grams in grams_per_text:
@@ -169,106 +140,19 @@ def fit(texts: Sequence[str], labels: Sequence[str | None], config: TrainConfig 
             counts[g] = counts.get(g, 0) + 1
     vocabulary = [BIAS] + sorted(g for g, c in counts.items() if c >= config.min_count)
     vocab = {g: i for i, g in enumerate(vocabulary)}
-    rows, cols = [], []
-    for r, grams in enumerate(grams_per_text):
-        ids = [0] + [vocab[g] for g in grams if g in vocab]
-        rows.extend([r] * len(ids))
-        cols.extend(ids)
-    rows_a = np.asarray(rows, dtype=np.int64)
-    cols_a = np.asarray(cols, dtype=np.int64)
-    n, v, c = len(texts), len(vocab), len(CLASSES)
-    y = np.array([CLASSES.index(label if label is not None else NONE) for label in labels])
-    sample_weight = np.where(y == 0, 1.0, config.risk_weight)
-    sample_weight = sample_weight / sample_weight.sum()
-    onehot = np.zeros((n, c))
-    onehot[np.arange(n), y] = 1.0
-    weights = np.zeros((v, c))
-    decay = np.full((v, 1), config.l2)
-    decay[0] = 0.0
-    # Adam, full batch: deterministic and fast enough for tens of thousands of texts.
-    m = np.zeros_like(weights)
-    s = np.zeros_like(weights)
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-    starts = np.searchsorted(rows_a, np.arange(n))
-    for step in range(1, config.steps + 1):
-        z = np.add.reduceat(weights[cols_a], starts, axis=0)
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        g_rows = (p - onehot) * sample_weight[:, None]
-        grad = np.empty_like(weights)
-        per_entry = g_rows[rows_a]
-        for k in range(c):
-            grad[:, k] = np.bincount(cols_a, weights=per_entry[:, k], minlength=v)
-        grad += decay * weights
-        m = beta1 * m + (1 - beta1) * grad
-        s = beta2 * s + (1 - beta2) * grad * grad
-        m_hat = m / (1 - beta1**step)
-        s_hat = s / (1 - beta2**step)
-        weights -= config.learning_rate * 0.01 * m_hat / (np.sqrt(s_hat) + eps)
-    info = {"examples": n, "ngrams": v, **config.__dict__, **(meta or {})}
+    features = Sparse.from_lists([[0] + [vocab[g] for g in grams if g in vocab] for grams in grams_per_text], len(vocab))
+    weights = softmax_regression(features, y, len(CLASSES), sample_weight, config.l2, config.steps, config.learning_rate)
+    info = {"examples": len(texts), "ngrams": len(vocab), **config.__dict__, **(meta or {})}
     info["orders"] = list(config.orders)
-    return NgramClassifier(vocab, weights, threshold, config.orders, CLASSES, info, check_threshold=check_threshold)
+    return NgramClassifier(vocab, weights, config.orders, CLASSES, info)
 
 
-_shipped: NgramClassifier | None = None
+def class_indices(labels: Sequence[str | None]) -> list[int]:
+    """Class index per label (None = "none"); an unknown label is an error that names it."""
+    unknown = sorted({str(label) for label in labels if label is not None and label not in CATEGORIES})
+    if unknown:
+        raise ValueError(f"unknown labels {unknown}; expected one of {list(CATEGORIES)} or None")
+    return [CLASSES.index(label if label is not None else NONE) for label in labels]
 
 
-def shipped_model_path() -> Path:
-    return Path(str(importlib_resources.files("soulchat.safety") / "data" / MODEL_FILE))
-
-
-def default_classifier() -> NgramClassifier | None:
-    """The model shipped with the package (None if the file is missing, e.g. while it is rebuilt)."""
-    global _shipped
-    if _shipped is None:
-        path = shipped_model_path()
-        if not path.exists():
-            return None
-        _shipped = NgramClassifier.load(path)
-    return _shipped
-
-
-__all__ = ["CLASSES", "NgramClassifier", "TrainConfig", "default_classifier", "fit", "ngrams"]
-
-
-# -- model selection ------------------------------------------------------------------------------
-def out_of_fold(sets: dict[str, list[dict]], config: TrainConfig | None = None, progress=None) -> dict[str, list[float]]:
-    """Leave-one-set-out: for each labelled set, P(any risk) from a model trained on all the others.
-
-    Sets are whole files written at different times (and by different writers), so a held-out set
-    measures phrasings the model has not seen, not near-copies of its training lines."""
-    scores: dict[str, list[float]] = {}
-    for name, rows in sets.items():
-        train = [r for other, others in sets.items() if other != name for r in others]
-        model = fit([r["text"] for r in train], [r["label"] for r in train], config)
-        scores[name] = [model.risk(r["text"])[0] for r in rows]
-        if progress is not None:
-            progress(name)
-    return scores
-
-
-def pick_threshold(gold: Sequence[bool], scores: Sequence[float], target_recall: float = 0.95) -> float:
-    """The highest threshold whose recall on `gold` is still >= target_recall (a grid of 0.01)."""
-    positives = sum(gold)
-    if not positives:
-        raise ValueError("no risk example to choose a threshold on")
-    best = 0.01
-    for step in range(1, 100):
-        tau = step / 100
-        recall = sum(1 for g, s in zip(gold, scores) if g and s >= tau) / positives
-        if recall >= target_recall:
-            best = tau
-    return best
-
-
-def lowest_threshold_within(scores: Sequence[float], max_rate: float) -> float:
-    """The lowest threshold (grid of 0.01) at which at most `max_rate` of `scores` (all from texts
-    without risk) reach it: how often ordinary messages may get the crisis reply."""
-    if not scores:
-        raise ValueError("no background text to bound the false-alarm rate on")
-    for step in range(1, 100):
-        tau = step / 100
-        if sum(1 for s in scores if s >= tau) / len(scores) <= max_rate:
-            return tau
-    return 0.99
+__all__ = ["CLASSES", "NgramClassifier", "TrainConfig", "class_indices", "fit", "ngrams"]

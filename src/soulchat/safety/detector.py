@@ -10,15 +10,18 @@ A match about the user gives its rule's category; a match about someone the user
 a parent) gives "third_party_risk"; a match about strangers, characters or "you" is ignored.
 Rules marked `victim` (threats and abuse aimed at the user) skip question 2 when "我" is their object.
 
-When the rules find nothing, the learned layer (classifier.py) may flag the text or ask for a gentle
-check-in; see `Detector`.
+Then the learned crisis model (model.py: n-grams, a pretrained sentence encoder and the rule
+verdict, weighed together) may flag what the rules missed or ask for a gentle check-in; and a turn
+can be judged within its conversation (context.py). See `Detector`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import overload
 
 from soulchat.safety import rules as R
@@ -45,11 +48,15 @@ class Assessment:
     categories: tuple[str, ...] = ()  # every category that matched, most urgent first
     rules: tuple[str, ...] = ()  # ids of the rules that fired: the explanation
     severity: int = 0  # 0 none, 1 concern, 2 moderate, 3 high, 4 imminent (rules.SEVERITY)
-    source: str = "rules"  # "rules", "model" (the n-gram classifier), "judge", or a "+" of them
+    source: str = "rules"  # "rules", "model", "context", "judge", or a "+" of them
     reason: str | None = None  # free-text reason from an LLM judge, when one was asked
-    score: float | None = None  # the classifier's P(any risk), when it was asked
+    score: float | None = None  # the crisis model's P(any risk), when it was asked
     # not flagged, but the model saw some sign of risk: the reply should gently ask about safety
     check_in: bool = False
+    # the verdict needed the conversation's earlier user turns (flagged or check-in only in context)
+    context: bool = False
+    # not a new crisis, but an earlier turn of this conversation was: keep the safety follow-up
+    follow_up: bool = False
 
     @property
     def level(self) -> str:
@@ -76,24 +83,26 @@ class _Hit:
 
 
 _DEFAULT = object()
+MEMO_SIZE = 4096  # verdicts kept per detector: a conversation's earlier turns are judged again as context
 
 
 class Detector:
-    """Compiled rules plus the context logic, then the learned n-gram layer for what the rules miss.
+    """Compiled rules plus their context logic, then the learned crisis model (model.py).
 
-    `classifier`: the shipped model by default (`classifier.default_classifier()`), any
-    `NgramClassifier`, or None for the rules alone. The model only *adds* flags: a text the rules
-    flag keeps the rules' category and spans; a text they pass is flagged when the model's
-    P(any risk) reaches its threshold, with the model's category and the n-grams behind it.
-    `assess` is the module-level shortcut to a default detector.
+    `model`: the shipped `CrisisModel` by default, any `CrisisModel`, or None for the rules alone.
+    The model weighs its n-gram and sentence-encoder scores with the rule verdict into P(risk):
+    at or above `model.threshold` the turn is flagged (a rule flag keeps the rules' category and
+    spans; a model flag names the n-grams behind it); between `model.check_threshold` and it, the
+    turn gets a gentle check-in. A rule flag always stands, whatever the model says.
+    `assess(text, context=earlier_user_turns)` judges a turn within its conversation (context.py).
     """
 
-    def __init__(self, rules: tuple[R.Rule, ...] = R.RULES, classifier=_DEFAULT):
-        if classifier is _DEFAULT:
-            from soulchat.safety.classifier import default_classifier
+    def __init__(self, rules: tuple[R.Rule, ...] = R.RULES, model=_DEFAULT):
+        if model is _DEFAULT:
+            from soulchat.safety.model import default_model
 
-            classifier = default_classifier()
-        self.classifier = classifier
+            model = default_model()
+        self.model = model
         self.rules = R.compile_rules(rules)
         # One alternation of every pattern: most texts match nothing and leave after one scan.
         self.any_rule = re.compile("|".join(f"(?:{c.regex.pattern})" for c in self.rules))
@@ -109,41 +118,64 @@ class Detector:
         self.object_before = re.compile(f"[{R.OBJECT_PREPOSITIONS}]了?(?:每个|这个|那个|所有|几个|我的|我)?$")
         self.own_writing = re.compile(R.OWN_WRITING)
         self.past_story = re.compile(R.PAST_STORY)
+        self._memo: OrderedDict[str, Assessment] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------
-    def assess(self, text: str) -> Assessment:
-        verdict, declined = self._assess_rules(text)
-        if verdict.flagged or self.classifier is None or not text:
-            return verdict
-        risk, category = self.classifier.risk(text)
-        # Where a rule matched but its context logic declined it (a negation, a hard negative such
-        # as 笑死, news about strangers, a hypothetical), the model must be surer to overrule it.
-        needed = self.classifier.veto_threshold if declined else self.classifier.threshold
-        if risk < self.classifier.check_threshold or (declined and risk < needed):
-            return verdict
-        # The model must point at words: a score carried by the prior alone ("哈喽") is no evidence.
-        spans = self.classifier.explain(text, category)
-        if not spans:
-            return verdict
-        if risk < needed:
-            return Assessment(flagged=False, spans=spans, categories=(category,), source="model",
-                              score=round(risk, 4), check_in=True)
-        return Assessment(
-            flagged=True,
-            category=category,
-            spans=spans,
-            categories=(category,),
-            rules=("model",),
-            severity=R.SEVERITY[category],
-            source="model",
-            score=round(risk, 4),
-        )
+    def assess(self, text: str, context: Sequence[str] = ()) -> Assessment:
+        """The verdict on one user turn; `context`: the conversation's earlier user turns, oldest
+        first (the last few are read, see context.py)."""
+        text = _as_text(text)
+        if context:
+            from soulchat.safety.context import assess_in_context
+
+            return assess_in_context(self, text, [_as_text(t) for t in context])
+        return self.assess_alone(text)
+
+    def assess_alone(self, text: str) -> Assessment:
+        """The verdict on `text` by itself (memoized: earlier turns are judged again as context)."""
+        with self._memo_lock:
+            found = self._memo.get(text)
+            if found is not None:
+                self._memo.move_to_end(text)
+                return found
+        verdict = self._decide(text)
+        with self._memo_lock:
+            self._memo[text] = verdict
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return verdict
 
     def assess_rules(self, text: str) -> Assessment:
-        """The rule layer alone (what `assess` returns when no classifier is set)."""
-        return self._assess_rules(text)[0]
+        """The rule layer alone (what `assess` returns when no model is set)."""
+        return self.rule_verdict(_as_text(text))[0]
 
-    def _assess_rules(self, text: str) -> tuple[Assessment, bool]:
+    def decide(self, text: str, embedding=None) -> Assessment:
+        """Rules and model on `text`, with the sentence embedding given when the caller has it."""
+        return self._decide(text, embedding)
+
+    def _decide(self, text: str, embedding=None) -> Assessment:
+        verdict, declined = self.rule_verdict(text)
+        model = self.model
+        if model is None or not text.strip():
+            return verdict
+        scores = model.score(text, verdict.flagged, declined, embedding=embedding)
+        risk = round(scores.risk, 4)
+        if verdict.flagged:  # the rules' category and spans explain it better than n-grams
+            return replace(verdict, source="rules+model" if scores.risk >= model.threshold else "rules", score=risk)
+        if scores.risk < model.check_threshold:
+            return replace(NOT_FLAGGED, source="model", score=risk)
+        # The model must point at words: a score carried by the prior alone ("哈喽") is no evidence.
+        spans = model.explain(text, scores.category)
+        if not spans:
+            return replace(NOT_FLAGGED, source="model", score=risk)
+        if scores.risk < model.threshold:
+            return Assessment(flagged=False, spans=spans, categories=(scores.category,), source="model",
+                              score=risk, check_in=True)
+        return Assessment(flagged=True, category=scores.category, spans=spans, categories=(scores.category,),
+                          rules=("model",), severity=R.SEVERITY[scores.category], source="model", score=risk)
+
+    def rule_verdict(self, text: str) -> tuple[Assessment, bool]:
         """The rule verdict, and whether a rule pattern matched but its context declined it."""
         if not text:
             return NOT_FLAGGED, False
@@ -289,19 +321,34 @@ def default_detector() -> Detector:
 
 
 @overload
-def assess(text: str, *, model: bool = True) -> Assessment: ...
+def assess(text: str, *, model: bool = True, context: Sequence[str] = ()) -> Assessment: ...
 @overload
 def assess(text: list[str], *, model: bool = True) -> list[Assessment]: ...
 
 
-def assess(text, *, model: bool = True):
+def assess(text, *, model: bool = True, context: Sequence[str] = ()):
     """Crisis assessment of one user turn, or of a list of texts: the rules, then (unless
-    `model=False`) the shipped n-gram classifier for what they miss. Offline, no GPU."""
+    `model=False`) the shipped crisis model for what they miss. `context`: the conversation's
+    earlier user turns, oldest first. Offline, CPU only. Any input gets a verdict: a non-string
+    is read as its text (None as empty)."""
     detector = default_detector()
-    check = detector.assess if model else detector.assess_rules
-    if isinstance(text, str):
-        return check(text)
-    return [check(t) for t in text]
+    if not model:
+        return detector.assess_rules(text) if isinstance(text, str) or not isinstance(text, list) else [
+            detector.assess_rules(t) for t in text]
+    if isinstance(text, list):
+        return [detector.assess(t) for t in text]
+    return detector.assess(text, context=context)
+
+
+def _as_text(value) -> str:
+    """A turn as text: None is empty, bytes are decoded, anything else is its str()."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
 
 
 def first_category(assessments: Iterable[Assessment]) -> str | None:

@@ -21,6 +21,15 @@ from soulchat.safety.resources import DEFAULT_LOCALE, LocaleResources, get_resou
 
 TEXTS = {
     "zh": {
+        "attempt_acknowledge": "谢谢你愿意告诉我这段经历。曾经走到那一步，一定是非常痛苦的时刻；你能撑到现在、把它说出来，很不容易。",
+        "attempt_ask": "我想直接问你：你现在还会有伤害自己、或者结束生命的想法吗？此刻的你安全吗？",
+        "selfharm_acknowledge": "听到你在用伤害自己的方式扛住这些痛苦，我很心疼。这不说明你不好，而是你承受的实在太多了。",
+        "selfharm_ask": "我想问问你：你现在身上有没有需要处理的伤口？如果伤口很深或者血止不住，请马上去医院或拨打急救电话。"
+        "你有没有想过结束生命？",
+        "inquiry_acknowledge": "你问到了关于自杀的问题。我不会提供任何关于方法的信息，但我很愿意和你聊聊这个问题背后的感受。",
+        "inquiry_ask": "我也想直接问你：你问这个，是因为你自己、或者身边的人有这样的想法吗？你现在安全吗？",
+        "means": "如果你身边有可能用来伤害自己的东西，能不能先把它交给你信任的人，或者放到拿不到的地方？",
+        "follow_up": "我还惦记着你之前说的话。你现在安全吗？如果有危险或者撑不住了，请随时拨打",
         "acknowledge": "听到你这样说，我很心疼，也很担心你。愿意把这么沉重的感受说出来，很不容易。",
         "ask": "我想直接问你：你现在有没有伤害自己、或者结束生命的想法或打算？此刻的你安全吗？",
         "urgent": "如果你已经做了什么，或者此刻就有危险，请马上拨打急救电话，或者让身边的人立刻陪着你，"
@@ -55,6 +64,15 @@ TEXTS = {
         "如果现在说话安全，可以告诉我发生了什么；如果担心对方会看到你的手机或聊天记录，请先照顾好自己的安全。",
     },
     "zh-Hant": {
+        "attempt_acknowledge": "謝謝你願意告訴我這段經歷。曾經走到那一步，一定是非常痛苦的時刻；你能撐到現在、把它說出來，很不容易。",
+        "attempt_ask": "我想直接問你：你現在還會有傷害自己、或是結束生命的想法嗎？此刻的你安全嗎？",
+        "selfharm_acknowledge": "聽到你用傷害自己的方式撐住這些痛苦，我很心疼。這不代表你不好，而是你承受的實在太多了。",
+        "selfharm_ask": "我想問問你：你現在身上有沒有需要處理的傷口？如果傷口很深或血止不住，請馬上去醫院或撥打急救電話。"
+        "你有沒有想過結束生命？",
+        "inquiry_acknowledge": "你問到了關於自殺的問題。我不會提供任何關於方法的資訊，但我很願意和你聊聊這個問題背後的感受。",
+        "inquiry_ask": "我也想直接問你：你問這個，是因為你自己、或身邊的人有這樣的想法嗎？你現在安全嗎？",
+        "means": "如果你身邊有可能用來傷害自己的東西，能不能先把它交給你信任的人，或放到拿不到的地方？",
+        "follow_up": "我還惦記著你之前說的話。你現在安全嗎？如果有危險或撐不下去了，請隨時撥打",
         "acknowledge": "聽到你這樣說，我很心疼，也很擔心你。願意把這麼沉重的感受說出來，真的很不容易。",
         "ask": "我想直接問你：你現在有沒有傷害自己、或是結束生命的想法或打算？此刻的你安全嗎？",
         "urgent": "如果你已經做了什麼，或者此刻就有危險，請馬上撥打急救電話，或請身邊的人立刻陪著你，"
@@ -89,6 +107,22 @@ TEXTS = {
         "如果現在說話安全，可以告訴我發生了什麼事；如果擔心對方會看到你的手機或聊天紀錄，請先顧好自己的安全。",
     },
     "en": {
+        "attempt_acknowledge": "Thank you for telling me about this. Reaching that point must have been an extremely painful "
+        "time, and it takes courage to talk about it.",
+        "attempt_ask": "I want to ask you directly: do you still have thoughts of hurting yourself or ending your life? "
+        "Are you safe right now?",
+        "selfharm_acknowledge": "I'm sorry you're carrying so much pain that hurting yourself feels like a way to cope. "
+        "It doesn't make you a bad person; it tells me how much you're dealing with.",
+        "selfharm_ask": "Can I ask: do you have any injuries that need care right now? If a wound is deep or won't stop "
+        "bleeding, please go to a hospital or call emergency services. Have you had thoughts of ending your life?",
+        "inquiry_acknowledge": "You asked about suicide. I won't give any information about methods, but I'd like to talk "
+        "about what is behind the question.",
+        "inquiry_ask": "Can I ask you directly: are you asking because you, or someone close to you, have been having "
+        "these thoughts? Are you safe right now?",
+        "means": "If there is anything near you that you could use to hurt yourself, could you give it to someone you "
+        "trust, or put it out of reach for now?",
+        "follow_up": "I'm still thinking about what you told me earlier. Are you safe right now? If you're in danger or "
+        "it gets too much, you can call",
         "acknowledge": "I'm really sorry you're feeling this way, and I'm worried about you. Thank you for telling me.",
         "ask": "I want to ask you directly: are you thinking about hurting yourself or ending your life? Are you safe right now?",
         "urgent": "If you have already done something, or you are in danger right now, please call emergency services "
@@ -182,19 +216,32 @@ def safe_reply(
         parts = [texts["others_acknowledge"], texts["others_ask"], texts["others_urgent"], *lines, texts["check_in"]]
     elif category == "third_party_risk":
         parts = [texts["third_acknowledge"], texts["third_ask"], texts["third_urgent"], *lines, texts["third_stay"]]
-    else:
+    elif category in _OWN_SCRIPTS:
+        opening, question = _OWN_SCRIPTS[category]
+        parts = [texts[opening], texts[question], texts["reach_out"], *lines, texts["stay"]]
+    else:  # ideation, plan, preparation (or no category)
         parts = [texts["acknowledge"], texts["ask"]]
-        if severity >= 3:
-            parts.append(texts["urgent"])
+        if severity >= 3:  # a method, a time or means at hand: act now, and put the means out of reach
+            parts += [texts["urgent"], texts["means"]]
         parts += [texts["reach_out"], *lines, texts["stay"]]
     return "\n".join(parts)
+
+
+# Categories whose reply opens and asks in its own words, then gives the same resources:
+# a past attempt is acknowledged as something lived through, and the question is about now;
+# self-harm asks about wounds first; a question about suicide gets no method, and is asked back.
+_OWN_SCRIPTS = {
+    "past_attempt": ("attempt_acknowledge", "attempt_ask"),
+    "self_harm": ("selfharm_acknowledge", "selfharm_ask"),
+    "suicide_inquiry": ("inquiry_acknowledge", "inquiry_ask"),
+}
 
 
 # Output-check failures that touch on suicide or self-harm: the withdrawn reply talked about it, so the
 # person may be closer to it than their turn showed, and the hotlines are offered (not pressed).
 RISK_OUTPUT_CATEGORIES = frozenset(
     {"method_information", "encourages_harm", "suicide_preparation", "suicide_plan", "suicidal_ideation",
-     "past_attempt", "self_harm"}
+     "past_attempt", "self_harm", "suicide_inquiry"}
 )
 
 
@@ -226,6 +273,16 @@ def check_in_note(locale: str = DEFAULT_LOCALE, resources: dict | LocaleResource
     first = (found.hotlines or found.emergency)[0]
     chinese = locale.startswith("zh")
     return f"{texts['gentle_ask']}{'：' if chinese else ': '}{first.name} {first.number}{'。' if chinese else '.'}"
+
+
+def follow_up_note(locale: str = DEFAULT_LOCALE, resources: dict | LocaleResources | None = None) -> str:
+    """Appended to the model's reply on the turns after a crisis reply (`Assessment.follow_up`):
+    the conversation does not go back to ordinary chat as if nothing had been said."""
+    texts = _texts(locale)
+    found = get_resources(locale, resources)
+    first = (found.hotlines or found.emergency)[0]
+    chinese = locale.startswith("zh")
+    return f"{texts['follow_up']}{'：' if chinese else ' '}{first.name} {first.number}{'。' if chinese else '.'}"
 
 
 def disclosure(locale: str = DEFAULT_LOCALE, resources: dict | LocaleResources | None = None) -> str:
