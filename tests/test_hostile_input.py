@@ -98,6 +98,8 @@ def hostile(tmp_path_factory):
         "sheet.txt": "code,content\n",
         "metrics-wrong.json": '{"model": "m"}',
         "a-file": "not a folder",
+        "labelled.jsonl": '{"text": "你好", "label": null}\n',
+        "labelled-broken.jsonl": '{"text": "你好", "label": null}\n{oops\n',
     }
     for name, text in files.items():
         _write(root / name, text)
@@ -308,6 +310,23 @@ BATTERY = [
     ("recipes copy soulchat-glm4-9b a-file", 1, "a-file: is a file, not a folder"),
     # -- safety (the detector's own rows are added with its rewrite)
     ("safety", 2, "the following arguments are required"),
+    ("safety eval empty.jsonl", 1, "empty.jsonl: holds no labelled row"),
+    ("safety eval blank.jsonl", 1, "blank.jsonl: holds no labelled row"),
+    ("safety eval broken.jsonl", 1, "broken.jsonl:1: \"text\" must be a string"),
+    ("safety eval labelled-broken.jsonl", 1, "labelled-broken.jsonl:2: broken JSON"),
+    ("safety eval gbk.jsonl", 1, "gbk.jsonl:1"),
+    ("safety eval deep.jsonl", 1, "deep.jsonl:1: JSON nested too deeply"),
+    ("safety eval missing.jsonl", 1, "missing.jsonl"),
+    ("safety eval folder", 1, "folder"),
+    ("safety eval labelled.jsonl --model corrupt.xlsx", 1, "corrupt.xlsx: not a soulchat crisis model"),
+    ("safety eval labelled.jsonl --model folder", 1, "folder: is a folder, not a crisis model file"),
+    ("safety eval labelled.jsonl --rules-only --model a-file", 2, "--rules-only and --model exclude each other"),
+    ("safety check --model missing.npz hi", 1, "missing.npz: no such crisis model file"),
+    ("safety train --real empty.jsonl --extra --out {out}/m.npz", 1, "empty.jsonl: holds no labelled row"),
+    ("safety train --real broken.jsonl --extra --out {out}/m.npz", 1, "broken.jsonl:1"),
+    ("safety train --real samples.jsonl --extra --out folder", 2, "--out folder: is a folder"),
+    ("safety train --real good.jsonl --extra --flag-recall 1.5 --out {out}/m.npz", 2, "--flag-recall"),
+    ("safety cv --real good.jsonl --extra --folds 1", 2, "--folds"),
 ]
 
 

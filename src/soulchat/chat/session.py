@@ -91,8 +91,8 @@ class ChatSession:
             # The safe reply is a complete answer: a failing backend must not take it away.
             try:
                 record.model_reply = "".join(self.backend.stream(history, text, self.settings)).strip()
-            except Exception as error:  # whatever fails, the safe reply above stands
-                record.backend_error = str(error) if isinstance(error, ChatBackendError) else f"{type(error).__name__}: {error}"
+            except ChatBackendError as error:  # any other error reaches the caller after the safe reply (web, chat)
+                record.backend_error = str(error)
             verdict = safety.check_output(record.model_reply)
             if verdict.flagged:
                 record.model_blocked = verdict.category
