@@ -22,6 +22,7 @@ from .dialogue import (
     parse_input,
     render_input,
 )
+from .errors import SoulChatError
 from .templates import TEMPLATES, ChatTemplate, TemplateError, add_special_tokens, get_template
 
 #: name -> module that defines it, imported on first access (PEP 562)
@@ -51,6 +52,7 @@ __all__ = [
     "Dialogue",
     "DialogueFormatError",
     "SoulChatCollator",
+    "SoulChatError",
     "TemplateError",
     "Turn",
     "add_special_tokens",

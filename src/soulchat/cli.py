@@ -16,6 +16,7 @@ import sys
 
 from . import __version__, commands
 from .commands._common import UsageError
+from .errors import SoulChatError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +65,7 @@ def describe(error: BaseException) -> str:
         return f"input is not valid UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
     if isinstance(error, RecursionError):
         return "input nested too deeply to read"
-    if isinstance(error, (ValueError, OSError, ImportError, RuntimeError)):
+    if isinstance(error, (SoulChatError, ValueError, OSError, ImportError, RuntimeError)):
         return str(error) or type(error).__name__
     return (f"internal error ({type(error).__name__}: {error}); please report it with the command that "
             "caused it (SOULCHAT_DEBUG=1 shows the traceback)")

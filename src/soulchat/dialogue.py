@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from .errors import SoulChatError
+
 USER = "user"
 PSYCHOLOGIST = "psychologist"
 ROLES = (USER, PSYCHOLOGIST)
@@ -64,7 +66,7 @@ _MESSAGE_ROLES = {
 _MESSAGE_ROLE_OUT = {USER: "user", PSYCHOLOGIST: "assistant"}
 
 
-class DialogueFormatError(ValueError):
+class DialogueFormatError(SoulChatError, ValueError):
     """Text or messages that cannot be read as a dialogue, or a dialogue that fails validation."""
 
 

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..errors import SoulChatError
 from ..templates import ChatTemplate, PromptEncoding, get_template, stop_token_ids
 
 History = Sequence[tuple[str, str]]
 
 
-class ChatBackendError(RuntimeError):
+class ChatBackendError(SoulChatError, RuntimeError):
     """The model could not produce a reply (endpoint down, generation failed)."""
 
 

@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 from ..endpoint import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT  # one request policy for every command
+from ..errors import SoulChatError
 
 
-class UsageError(ValueError):
+class UsageError(SoulChatError, ValueError):
     """A flag value or combination that cannot work: exit code 2, like argparse's own errors."""
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..commands._common import say
 from ..data import SAMPLE_DIALOGUES, SAMPLE_SINGLE_TURN
+from ..errors import SoulChatError
 from . import smollm2
 
 CHAT_MESSAGE = "最近工作压力特别大，晚上总是睡不着，躺在床上脑子停不下来。"
@@ -35,7 +36,7 @@ class DemoSettings:
     template: str = "soulchat"
 
 
-class StepFailed(RuntimeError):
+class StepFailed(SoulChatError, RuntimeError):
     pass
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..dialogue import Dialogue, DialogueFormatError, parse_input, render_input
+from ..errors import SoulChatError
 from ..io import InputError, iter_jsonl
 
 
@@ -195,7 +196,7 @@ class EndpointGenerator:
 
 
 # ---------------------------------------------------------------------------------- runs
-class GenerationIncomplete(RuntimeError):
+class GenerationIncomplete(SoulChatError, RuntimeError):
     """Some examples have no prediction (their requests failed); `missing` lists their ids."""
 
     def __init__(self, message: str, missing: list[int]):

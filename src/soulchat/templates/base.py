@@ -16,11 +16,12 @@ import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..errors import SoulChatError
 
 History = Sequence[tuple[str, str]]
 
 
-class TemplateError(ValueError):
+class TemplateError(SoulChatError, ValueError):
     """A template cannot be used with this tokenizer or these lengths."""
 
 

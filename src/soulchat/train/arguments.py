@@ -17,6 +17,8 @@ from pathlib import Path
 
 from transformers import HfArgumentParser, TrainingArguments
 
+from ..errors import SoulChatError
+
 #: Arguments transformers 5 removed; named in the error so the fix is obvious.
 REMOVED_ARGUMENTS = {
     "warmup_ratio": "use warmup_steps (a value below 1 is read as a fraction of the run)",
@@ -184,7 +186,7 @@ def field_names() -> dict[str, type]:
     return owners
 
 
-class RecipeError(ValueError):
+class RecipeError(SoulChatError, ValueError):
     """A recipe key that no argument dataclass knows, with the file it came from."""
 
 
