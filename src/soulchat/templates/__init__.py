@@ -3,7 +3,7 @@ model's), chatglm, chatglm2, chatglm3, glm4, glm4-eos, native; and the ids gener
 
 from __future__ import annotations
 
-from .base import ChatTemplate, PromptEncoding, Special, TargetEncoding, TemplateError
+from .base import ChatTemplate, Piece, PromptEncoding, Rendered, Special, TargetEncoding, TemplateError
 from .formats import (
     ChatGLM2Template,
     ChatGLM3Template,
@@ -18,7 +18,9 @@ from .native import NativeTemplate
 __all__ = [
     "TEMPLATES",
     "ChatTemplate",
+    "Piece",
     "PromptEncoding",
+    "Rendered",
     "Special",
     "TargetEncoding",
     "TemplateError",
