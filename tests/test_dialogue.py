@@ -1,6 +1,7 @@
 import pytest
 
 from soulchat import PSYCHOLOGIST, USER, Dialogue, DialogueFormatError, Turn, parse_input, render_input
+from soulchat.dialogue import PROBLEM_CODES
 
 U, P = USER, PSYCHOLOGIST
 
@@ -122,21 +123,24 @@ def test_a_clean_dialogue_has_no_problems():
 
 
 @pytest.mark.parametrize(
-    "turns, problem",
+    "turns, problem, code",
     [
-        ([(P, "你好"), (U, "嗯"), (P, "嗯")], "does not start with a user turn"),
-        ([(U, "你好"), (P, "嗯"), (U, "嗯")], "does not end with a psychologist turn"),
-        ([(U, "你好"), (U, "在吗"), (P, "在")], "turns 1 and 2 are both user turns"),
-        ([(U, "你好"), (P, "嗯"), (P, "在")], "turns 2 and 3 are both psychologist turns"),
-        ([(U, "你好"), (P, "  ")], "turn 2 (psychologist) is empty"),
-        ([(U, "你好"), (P, "好的。用户：我也是")], "turn 2 (psychologist) contains a role label '用户："),
-        ([(U, "你好\nPsychologist: hi"), (P, "嗯")], "turn 1 (user) contains a role label"),
-        ([], "has no turns"),
+        ([(P, "你好"), (U, "嗯"), (P, "嗯")], "does not start with a user turn", "not_user_first"),
+        ([(U, "你好"), (P, "嗯"), (U, "嗯")], "does not end with a psychologist turn", "not_psychologist_last"),
+        ([(U, "你好"), (U, "在吗"), (P, "在")], "turns 1 and 2 are both user turns", "not_alternating"),
+        ([(U, "你好"), (P, "嗯"), (P, "在")], "turns 2 and 3 are both psychologist turns", "not_alternating"),
+        ([(U, "你好"), (P, "  ")], "turn 2 (psychologist) is empty", "empty_turn"),
+        ([(U, "你好"), (P, "好的。用户：我也是")], "turn 2 (psychologist) contains a role label '用户：", "leaked_role_label"),
+        ([(U, "你好\nPsychologist: hi"), (P, "嗯")], "turn 1 (user) contains a role label", "leaked_role_label"),
+        ([], "has no turns", "empty_turn"),
     ],
 )
-def test_problems_are_found_and_described(turns, problem):
+def test_problems_are_found_and_described(turns, problem, code):
     dialogue = Dialogue([Turn(r, c) for r, c in turns])
     assert any(p.startswith(problem) for p in dialogue.problems()), dialogue.problems()
+    # the code comes with the message (issue #14): rewording a message cannot change it
+    assert [p.code for p in dialogue.problems() if p.startswith(problem)] == [code]
+    assert code in PROBLEM_CODES
     with pytest.raises(DialogueFormatError, match="dialogue"):
         dialogue.validate()
 
@@ -145,6 +149,7 @@ def test_rounds_out_of_range_are_problems():
     dialogue = make("a", "b", "c", "d")
     assert dialogue.problems(min_rounds=3) == ["has 2 rounds, fewer than the minimum 3"]
     assert dialogue.problems(max_rounds=1) == ["has 2 rounds, more than the maximum 1"]
+    assert [p.code for p in dialogue.problems(min_rounds=3, max_rounds=1)] == ["too_few_rounds", "too_many_rounds"]
 
 
 # -------------------------------------------------------------------------- samples

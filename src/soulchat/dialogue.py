@@ -70,6 +70,33 @@ class DialogueFormatError(SoulChatError, ValueError):
     """Text or messages that cannot be read as a dialogue, or a dialogue that fails validation."""
 
 
+class Problem(str):
+    """One reason a dialogue is not a clean training dialogue: the message (a `str`, readable) with
+    a stable `code` (what the cleaning report counts; rewording a message never changes it)."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> Problem:
+        problem = super().__new__(cls, message)
+        problem.code = code
+        return problem
+
+    def __repr__(self) -> str:
+        return f"Problem({self.code!r}, {str(self)!r})"
+
+
+#: Every `Problem.code`, with what it means.
+PROBLEM_CODES = {
+    "empty_turn": "a turn has no text (or the dialogue has no turn at all)",
+    "not_user_first": "the first turn is not the user's",
+    "not_psychologist_last": "the last turn is not the psychologist's",
+    "not_alternating": "two turns in a row have the same role",
+    "leaked_role_label": "a role label such as 心理咨询师： inside a turn's text",
+    "too_few_rounds": "fewer rounds than the minimum",
+    "too_many_rounds": "more rounds than the maximum",
+}
+
+
 @dataclass(frozen=True)
 class Turn:
     role: str
@@ -215,32 +242,31 @@ class Dialogue:
             if before.role == USER and turn.role == PSYCHOLOGIST
         )
 
-    def problems(self, min_rounds: int | None = None, max_rounds: int | None = None) -> list[str]:
-        """Everything that keeps this dialogue from being a clean training dialogue, in words."""
-        found: list[str] = []
+    def problems(self, min_rounds: int | None = None, max_rounds: int | None = None) -> list[Problem]:
+        """Everything that keeps this dialogue from being a clean training dialogue: readable
+        messages, each with its `code` (see PROBLEM_CODES)."""
+        found: list[Problem] = []
         if not self.turns:
-            return ["has no turns"]
+            return [Problem("empty_turn", "has no turns")]
         if self.turns[0].role != USER:
-            found.append("does not start with a user turn")
+            found.append(Problem("not_user_first", "does not start with a user turn"))
         if self.turns[-1].role != PSYCHOLOGIST:
-            found.append("does not end with a psychologist turn")
+            found.append(Problem("not_psychologist_last", "does not end with a psychologist turn"))
         for number, (before, turn) in enumerate(zip(self.turns, self.turns[1:]), start=2):
             if before.role == turn.role:
-                found.append(f"turns {number - 1} and {number} are both {turn.role} turns")
+                found.append(Problem("not_alternating", f"turns {number - 1} and {number} are both {turn.role} turns"))
         for number, turn in enumerate(self.turns, start=1):
             if not turn.content.strip():
-                found.append(f"turn {number} ({turn.role}) is empty")
+                found.append(Problem("empty_turn", f"turn {number} ({turn.role}) is empty"))
             leaked = _LEAKED_LABEL.search(turn.content)
             if leaked:
-                found.append(
-                    f"turn {number} ({turn.role}) contains a role label {leaked.group().strip()!r} "
-                    "inside its text"
-                )
+                found.append(Problem("leaked_role_label", f"turn {number} ({turn.role}) contains a role label "
+                                     f"{leaked.group().strip()!r} inside its text"))
         rounds = self.rounds
         if min_rounds is not None and rounds < min_rounds:
-            found.append(f"has {rounds} rounds, fewer than the minimum {min_rounds}")
+            found.append(Problem("too_few_rounds", f"has {rounds} rounds, fewer than the minimum {min_rounds}"))
         if max_rounds is not None and rounds > max_rounds:
-            found.append(f"has {rounds} rounds, more than the maximum {max_rounds}")
+            found.append(Problem("too_many_rounds", f"has {rounds} rounds, more than the maximum {max_rounds}"))
         return found
 
     def validate(self, min_rounds: int | None = None, max_rounds: int | None = None) -> Dialogue:
