@@ -199,3 +199,46 @@ def test_messages_and_record_round_trip(sample_dialogues):
 
 def test_to_text_uses_the_papers_labels():
     assert make("u", "p").to_text() == "用户：u\n心理咨询师：p"
+
+
+# ----------------------------------------------------------------------- conversions
+def test_history_and_messages_convert_one_way_each():
+    from soulchat.dialogue import history_messages, message_rounds
+
+    history = [("我好累", "辛苦了")]
+    messages = history_messages(history, "睡不着", "想聊聊吗")
+    assert messages == [{"role": "user", "content": "我好累"}, {"role": "assistant", "content": "辛苦了"},
+                        {"role": "user", "content": "睡不着"}, {"role": "assistant", "content": "想聊聊吗"}]
+    assert history_messages(history) == messages[:2] and history_messages(history, "睡不着") == messages[:3]
+    assert message_rounds(messages) == ([("我好累", "辛苦了"), ("睡不着", "想聊聊吗")], None)
+    parts = [{"role": "system", "content": "x"}, {"role": "assistant", "content": "orphan"},
+             {"role": "user", "content": [{"type": "text", "text": "在"}, {"type": "text", "text": "吗"}]}]
+    assert message_rounds(messages[:2] + parts) == ([("我好累", "辛苦了")], "在吗")
+
+
+@pytest.mark.parametrize(
+    "record, reason",
+    [
+        ([1], "expected an object, got list"),
+        ({"prompt": "x"}, r"expected \{input, target\} or \{messages\}, got keys \['prompt'\]"),
+        ({"input": "用户：累\n心理咨询师：", "target": None}, "'target' must be a non-empty string, got NoneType"),
+        ({"input": "用户：累\n心理咨询师：", "target": " "}, "'target' must be a non-empty string, got empty"),
+        ({"input": "用户：累\n心理咨询师："}, "'target' must be a non-empty string, got missing"),
+        ({"messages": [{"role": "user", "content": "a"}]}, "must alternate"),
+        ({"messages": "a"}, "'messages' must be a list"),
+    ],
+)
+def test_one_reading_of_a_sample_record(record, reason):
+    from soulchat.dialogue import exchange_from_record
+
+    with pytest.raises(DialogueFormatError, match=reason):
+        exchange_from_record(record)
+
+
+def test_sample_and_messages_records_give_the_same_exchange():
+    from soulchat.dialogue import exchange_from_record
+
+    dialogue = make("我好累", "辛苦了", "睡不着", "想聊聊吗")
+    (sample, last) = dialogue.samples()[-1], dialogue.exchanges()[-1]
+    assert exchange_from_record(sample) == exchange_from_record({"messages": dialogue.to_messages()}) == last
+    assert exchange_from_record({"input": sample["input"], "target": ""}, require_text=False)[2] == ""

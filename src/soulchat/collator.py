@@ -24,7 +24,7 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from .dialogue import PSYCHOLOGIST, USER, Dialogue, DialogueFormatError, parse_input
+from .dialogue import DialogueFormatError, exchange_from_record, message_exchanges
 from .templates import ChatTemplate, TemplateError, get_template
 
 if TYPE_CHECKING:  # torch loads on first padding: `soulchat --help` need not wait for it
@@ -36,30 +36,14 @@ MASKS = ("final", "all")
 logger = logging.getLogger(__name__)
 
 
-def _alternating(messages) -> Dialogue:
-    dialogue = Dialogue.from_messages(messages)
-    roles = [turn.role for turn in dialogue.turns]
-    if len(roles) % 2 or roles != [USER, PSYCHOLOGIST] * (len(roles) // 2):
-        raise DialogueFormatError(
-            "messages must alternate user/assistant, starting with user and ending with the "
-            "psychologist's (assistant) turn to train"
-        )
-    return dialogue
-
-
 def example_parts(example: Mapping[str, Any]) -> tuple[list[tuple[str, str]], str, str]:
     """(history rounds, final user turn, target) from `{"input", "target"}` or `{"messages"}`."""
-    if "messages" in example:
-        return _alternating(example["messages"]).exchanges()[-1]
-    if "input" in example and "target" in example:
-        if not isinstance(example["input"], str) or not isinstance(example["target"], str):
-            raise DialogueFormatError("'input' and 'target' must be strings")
-        history, query = parse_input(example["input"])
-        return history, query, example["target"]
-    raise DialogueFormatError(
-        f"expected keys 'input' and 'target', or 'messages', or 'input_ids' and 'labels'; "
-        f"got {sorted(example)}"
-    )
+    if "messages" not in example and "input" not in example and "target" not in example:
+        raise DialogueFormatError(
+            f"expected keys 'input' and 'target', or 'messages', or 'input_ids' and 'labels'; "
+            f"got {sorted(example)}"
+        )
+    return exchange_from_record(example, require_text=False)
 
 
 def encode_example(
@@ -122,7 +106,7 @@ def encode_dialogue(
     chain: dict[str, list] | None = None  # the one-pass row, grown while turns still join it
     chain_open = True
     separate = []
-    for history, query, target in _alternating(example["messages"]).exchanges():
+    for history, query, target in message_exchanges(example["messages"]):
         whole: list[bool] = []
         row = _encode_turn(
             template, tokenizer, history, query, target, max_source_length, max_target_length, stats, whole

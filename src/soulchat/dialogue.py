@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import SoulChatError
 
 USER = "user"
 PSYCHOLOGIST = "psychologist"
 ROLES = (USER, PSYCHOLOGIST)
+
+#: Earlier rounds of a conversation, oldest first: (user turn, psychologist turn) pairs. What the
+#: chat templates render, what chat sessions keep and what evaluation examples carry.
+History = Sequence[tuple[str, str]]
 
 #: Label used when rendering each role in the paper's plain format.
 LABELS = {USER: "用户", PSYCHOLOGIST: "心理咨询师"}
@@ -327,3 +331,79 @@ def parse_input(text: str) -> tuple[list[tuple[str, str]], str]:
         )
     history = [(turns[i].content, turns[i + 1].content) for i in range(0, len(turns) - 2, 2)]
     return history, turns[-2].content
+
+
+# ------------------------------------------------------------------ conversions
+def history_messages(history: History, query: str | None = None, reply: str | None = None) -> list[dict[str, str]]:
+    """OpenAI-style `messages` (user/assistant) for `history`, then the user's `query` and the
+    psychologist's `reply` when given: what endpoints are sent and chat templates render."""
+    messages = []
+    for user, psychologist in history:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
+    if query is not None:
+        messages.append({"role": "user", "content": query})
+    if reply is not None:
+        messages.append({"role": "assistant", "content": reply})
+    return messages
+
+
+def message_rounds(messages: Iterable[Mapping[str, Any]]) -> tuple[list[tuple[str, str]], str | None]:
+    """(rounds, pending) from chat messages as a chat page or an API client sends them: each user
+    message answered by an assistant message makes a round; `pending` is a final user message
+    not yet answered (None when there is none). Lenient on purpose: a system message or an
+    assistant message without a user turn before it is skipped, content given as a list of parts
+    (gradio, OpenAI multimodal) is joined to text."""
+    rounds: list[tuple[str, str]] = []
+    pending = None
+    for message in messages:
+        content = _message_text(message.get("content"))
+        if message.get("role") == "user":
+            pending = content
+        elif message.get("role") == "assistant" and pending is not None:
+            rounds.append((pending, content))
+            pending = None
+    return rounds, pending
+
+
+def _message_text(content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    return "" if content is None else str(content)
+
+
+def message_exchanges(messages: Any) -> list[tuple[list[tuple[str, str]], str, str]]:
+    """`Dialogue.exchanges()` of a dialogue given as messages that must alternate user/assistant,
+    user first, the psychologist (assistant) last: a training or test dialogue."""
+    if not isinstance(messages, list):
+        raise DialogueFormatError(f"'messages' must be a list, got {type(messages).__name__}")
+    dialogue = Dialogue.from_messages(messages)
+    roles = [turn.role for turn in dialogue.turns]
+    if len(roles) % 2 or roles != [USER, PSYCHOLOGIST] * (len(roles) // 2):
+        raise DialogueFormatError(
+            "messages must alternate user/assistant, starting with user and ending with the "
+            "psychologist's (assistant) turn: the reply to train on or to compare with"
+        )
+    return dialogue.exchanges()
+
+
+def exchange_from_record(record: Any, *, require_text: bool = True) -> tuple[list[tuple[str, str]], str, str]:
+    """(history rounds, final user turn, psychologist's reply) of one sample record: the paper's
+    `{"input", "target"}` or `{"messages"}` ending with the psychologist's (assistant) turn. The
+    one reading of a sample for training, evaluation and the collator; DialogueFormatError says
+    what is wrong. With `require_text`, an empty input or target is an error too (the collator
+    passes False: it drops and counts an empty target instead)."""
+    if not isinstance(record, Mapping):
+        raise DialogueFormatError(f"expected an object, got {type(record).__name__}")
+    if "messages" in record:
+        return message_exchanges(record["messages"])[-1]
+    if "input" in record or "target" in record:
+        for name in ("input", "target"):
+            value = record.get(name)
+            if not isinstance(value, str) or (require_text and not value.strip()):
+                got = "missing" if name not in record else "empty" if isinstance(value, str) else type(value).__name__
+                raise DialogueFormatError(f"'{name}' must be a non-empty string, got {got}")
+        history, query = parse_input(record["input"])
+        return history, query, record["target"]
+    raise DialogueFormatError(f"expected {{input, target}} or {{messages}}, got keys {sorted(record)}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..dialogue import history_messages
 from ..errors import SoulChatError
 from ..templates import ChatTemplate, PromptEncoding, get_template, stop_token_ids
 
@@ -208,10 +209,7 @@ class EndpointBackend:
             while rounds and size > max_chars:
                 size -= len(rounds[0][0]) + len(rounds[0][1])
                 rounds.pop(0)
-        messages = []
-        for user, psychologist in rounds:
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
-        return messages + [{"role": "user", "content": query}]
+        return history_messages(rounds, query)
 
     def stream(self, history: History, query: str, settings: GenerationSettings) -> Iterator[str]:
         from ..endpoint import describe

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..dialogue import Dialogue, DialogueFormatError, parse_input, render_input
+from ..dialogue import DialogueFormatError, exchange_from_record, history_messages, render_input
 from ..errors import SoulChatError
 from ..io import InputError, iter_jsonl
 
@@ -32,10 +32,7 @@ class Example:
         return render_input(self.history, self.query)
 
     def messages(self) -> list[dict]:
-        out = []
-        for user, psychologist in self.history:
-            out += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
-        return out + [{"role": "user", "content": self.query}]
+        return history_messages(self.history, self.query)
 
 
 @dataclass
@@ -46,24 +43,9 @@ class Decoding:
     seed: int = field(default=42, metadata={"help": "sampling seed; each batch reseeds from it, so reruns repeat"})
 
 
-def _example(index: int, record, where: str) -> Example:
-    if not isinstance(record, dict):
-        raise ValueError(f"{where}: expected an object, got {type(record).__name__}")  # noqa: TRY004 - bad input line
-    if "input" in record and "target" in record:
-        for name in ("input", "target"):
-            if not isinstance(record[name], str) or not record[name].strip():
-                got = "empty" if isinstance(record[name], str) else f"{type(record[name]).__name__}"
-                raise ValueError(f"{where}: '{name}' must be a non-empty string, got {got}")
-        history, query = parse_input(record["input"])
-        return Example(index, history, query, record["target"], record.get("id"))
-    if "messages" in record:
-        dialogue = Dialogue.from_messages(record["messages"], id=record.get("id"))
-        exchanges = dialogue.exchanges()
-        if not exchanges or dialogue.turns[-1].role == "user":
-            raise ValueError(f"{where}: 'messages' must end with an assistant reply (the reference)")
-        history, query, target = exchanges[-1]
-        return Example(index, list(history), query, target, record.get("id"))
-    raise ValueError(f"{where}: expected {{input, target}} or {{messages}}, got keys {sorted(record)}")
+def _example(index: int, record) -> Example:
+    history, query, target = exchange_from_record(record)
+    return Example(index, list(history), query, target, record.get("id"))
 
 
 def load_test_set(path: str | Path, split: str = "test", limit: int | None = None) -> list[Example]:
@@ -74,8 +56,9 @@ def load_test_set(path: str | Path, split: str = "test", limit: int | None = Non
     if path.is_dir():
         import datasets
 
-        readme = path / "README.md"
-        if not readme.is_file() or "configs:" not in readme.read_text(encoding="utf-8", errors="replace"):
+        from ..corpus import is_corpus_folder
+
+        if not is_corpus_folder(path):
             raise ValueError(f"{path}: a folder, but not a SoulChatCorpus (no README.md listing configs:); "
                              "pass the folder `soulchat build` wrote, or a JSONL file")
         try:
@@ -89,9 +72,9 @@ def load_test_set(path: str | Path, split: str = "test", limit: int | None = Non
             if limit is not None and index >= limit:
                 break
             try:
-                examples.append(_example(index, dict(row), f"{path} [{split}] row {index}"))
-            except (ValueError, DialogueFormatError) as error:
-                raise ValueError(str(error)) from None
+                examples.append(_example(index, dict(row)))
+            except DialogueFormatError as error:
+                raise ValueError(f"{path} [{split}] row {index}: {error}") from None
         if not examples:
             raise ValueError(f"{path} [{split}]: no test examples")
         return examples
@@ -101,7 +84,7 @@ def load_test_set(path: str | Path, split: str = "test", limit: int | None = Non
         if limit is not None and index >= limit:
             break
         try:
-            examples.append(_example(index, record, f"{path}:{line}"))
+            examples.append(_example(index, record))
         except DialogueFormatError as error:
             raise InputError(path, line, str(error)) from None
     if not examples:

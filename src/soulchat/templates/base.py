@@ -16,9 +16,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..dialogue import History
 from ..errors import SoulChatError
-
-History = Sequence[tuple[str, str]]
 
 
 class TemplateError(SoulChatError, ValueError):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import PROBE, ChatTemplate, History, Piece, Rendered, TemplateError, eos_token
+from ..dialogue import history_messages
+from .base import PROBE, ChatTemplate, Piece, Rendered, TemplateError, eos_token
 
 
 class NativeTemplate(ChatTemplate):
@@ -11,16 +12,6 @@ class NativeTemplate(ChatTemplate):
 
     name = "native"
     description = "the tokenizer's own chat_template (trained span found by rendering the prefix)"
-
-    @staticmethod
-    def _messages(history: History, query: str, reply: str | None = None) -> list[dict]:
-        messages = []
-        for user, psychologist in history:
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
-        messages.append({"role": "user", "content": query})
-        if reply is not None:
-            messages.append({"role": "assistant", "content": reply})
-        return messages
 
     def _render(self, tokenizer, messages, generation: bool) -> str:
         if tokenizer is None:
@@ -33,7 +24,7 @@ class NativeTemplate(ChatTemplate):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
 
     def render_prompt(self, history, query, tokenizer=None) -> str:
-        return self._render(tokenizer, self._messages(history, query), True)
+        return self._render(tokenizer, history_messages(history, query), True)
 
     def prompt_pieces(self, history, query, tokenizer=None):
         # The rendered chat template already spells its special tokens out; user text is not split.
@@ -45,7 +36,7 @@ class NativeTemplate(ChatTemplate):
     def stop_token(self, tokenizer=None) -> str:
         (u1, p1), _ = PROBE
         prompt = self.render_prompt([], u1, tokenizer)
-        full = self._render(tokenizer, self._messages([], u1, p1), False)
+        full = self._render(tokenizer, history_messages([], u1, p1), False)
         if not full.startswith(prompt) or not full[len(prompt):].startswith(p1):
             raise TemplateError(
                 "the tokenizer's chat_template does not render a reply as generation prompt + reply "
