@@ -300,7 +300,7 @@ BATTERY = [
     # -- demo
     ("demo --max-steps 0", 2, "--max-steps: must be at least 1"),
     ("demo --eval-limit -1", 2, "--eval-limit: must be at least 1"),
-    ("demo --config folder --output {out}", 1, "folder: no training recipe"),
+    ("demo --config folder --output {out}", 1, "folder: is a folder, not a training recipe"),
     # -- safety (the detector's own rows are added with its rewrite)
     ("safety", 2, "the following arguments are required"),
 ]

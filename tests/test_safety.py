@@ -40,7 +40,8 @@ def test_dev_set_shape():
     assert len(rows) >= 300
     labels = [r["label"] for r in rows]
     assert labels.count(None) >= 150  # many hard negatives
-    assert set(labels) == {None, *safety.CATEGORIES}
+    # written before suicide_inquiry (PsySUICIDE's "asking about suicide") became a category
+    assert set(labels) == {None, *safety.CATEGORIES} - {"suicide_inquiry"}
     held_out = {r["text"] for name in TUNED_SETS[1:] + ["safety_holdout4.jsonl"] for r in read_labelled(DATA / name)}
     assert not held_out & {r["text"] for r in rows}
 
@@ -49,8 +50,8 @@ def test_holdout3_shape():
     rows = read_labelled(DATA / "safety_holdout3.jsonl")
     labels = [r["label"] for r in rows]
     assert len(rows) >= 200 and labels.count(None) >= 80
-    # written before threat_to_user became a category
-    assert set(labels) == {None, *safety.CATEGORIES} - {"threat_to_user"}
+    # written before threat_to_user and suicide_inquiry became categories
+    assert set(labels) == {None, *safety.CATEGORIES} - {"threat_to_user", "suicide_inquiry"}
     assert len({r["text"] for r in rows}) == len(rows)
 
 

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = args.config or default_recipe()
     if not config.is_file():
-        raise ValueError(f"{config}: no such training recipe (`soulchat recipes list` shows the packaged ones)")
+        what = "is a folder, not a training recipe (a YAML file)" if config.is_dir() else "no such training recipe"
+        raise ValueError(f"{config}: {what} (`soulchat recipes list` shows the packaged ones)")
     settings = DemoSettings(output=Path(args.output), config=config, max_steps=args.max_steps,
                             eval_limit=args.eval_limit, max_new_tokens=args.max_new_tokens,
                             base_url=args.base_url, rewrite_model=args.model)

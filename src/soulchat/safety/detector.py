@@ -31,6 +31,8 @@ from soulchat.safety.normalize import (
 )
 
 Span = tuple[int, int, str]
+SENTENCE_REACH = 200  # characters around a match that count as its sentence (see _judge_match)
+HITS_PER_RULE = 8  # accepted matches of one rule that are enough: spans beyond them explain nothing new
 
 
 @dataclass(frozen=True)
@@ -169,14 +171,23 @@ class Detector:
     # -- matching ---------------------------------------------------------------------------
     def _matches(self, masked: str) -> Iterable[_Hit | None]:
         for compiled in self.rules:
+            accepted = 0
             for match in compiled.regex.finditer(masked):
-                yield self._judge_match(compiled, masked, match.start(), match.end())
+                hit = self._judge_match(compiled, masked, match.start(), match.end())
+                yield hit
+                accepted += hit is not None
+                if accepted == HITS_PER_RULE:  # a long text repeating one phrase: enough evidence, stop
+                    break
 
     def _judge_match(self, compiled: R.CompiledRule, text: str, start: int, end: int) -> _Hit | None:
         rule = compiled.rule
-        sentence_start = text.rfind(SENTENCE, 0, start) + 1
-        sentence_end = text.find(SENTENCE, end)
-        sentence = text[sentence_start : sentence_end if sentence_end >= 0 else len(text)]
+        # A "sentence" is cut to SENTENCE_REACH characters on each side of the match: text without
+        # sentence marks (one 100,000-character line) must not make every match rescan all of it.
+        floor = max(0, start - SENTENCE_REACH)
+        sentence_start = max(text.rfind(SENTENCE, floor, start) + 1, floor)
+        ceiling = min(len(text), end + SENTENCE_REACH)
+        sentence_end = text.find(SENTENCE, end, ceiling)
+        sentence = text[sentence_start : sentence_end if sentence_end >= 0 else ceiling]
         if compiled.needs is not None and not compiled.needs.search(sentence):
             return None
         if compiled.unless is not None and compiled.unless.search(sentence):
@@ -221,7 +232,8 @@ class Detector:
             if hit.category == "suicidal_ideation":
                 if any(a.start < hit.end and hit.start < a.end for a in attempts):
                     continue
-                clause_start = max(text.rfind(CLAUSE, 0, hit.start), text.rfind(SENTENCE, 0, hit.start)) + 1
+                floor = max(0, hit.start - SENTENCE_REACH)
+                clause_start = max(text.rfind(CLAUSE, floor, hit.start), text.rfind(SENTENCE, floor, hit.start), floor - 1) + 1
                 if self.past_story.search(text, clause_start, hit.start):
                     continue
             kept.append(hit)
@@ -249,16 +261,21 @@ class Detector:
 
 def _outermost(hits: list[_Hit]) -> list[_Hit]:
     """Drop a hit lying inside a longer one: in "我尝试过结束自己" the attempt explains the words,
-    "结束自己" is not a second, present-tense finding."""
-    kept = []
-    for hit in hits:
-        inside = any(
-            o is not hit and o.start <= hit.start and hit.end <= o.end and (o.end - o.start) > (hit.end - hit.start)
-            for o in hits
-        )
-        if not inside:
-            kept.append(hit)
-    return kept
+    "结束自己" is not a second, present-tense finding.
+
+    One sweep in start order (longest first at equal starts): a hit lies inside a longer one exactly
+    when some earlier hit reaches at least as far and is longer, so the farthest end seen so far,
+    with its length, decides it. O(n log n) in the number of hits, not O(n²)."""
+    inside = set()
+    reach, reach_length = -1, 0  # the farthest end among hits started so far, and the longest hit with that end
+    for index in sorted(range(len(hits)), key=lambda i: (hits[i].start, hits[i].start - hits[i].end)):
+        hit = hits[index]
+        length = hit.end - hit.start
+        if reach >= hit.end and reach_length > length:
+            inside.add(index)
+        if hit.end > reach or (hit.end == reach and length > reach_length):
+            reach, reach_length = hit.end, length
+    return [hit for index, hit in enumerate(hits) if index not in inside]
 
 
 _default: Detector | None = None

@@ -29,6 +29,7 @@ CATEGORIES = (
     "suicidal_ideation",
     "past_attempt",
     "self_harm",
+    "suicide_inquiry",
     "third_party_risk",
 )
 """User-turn categories, most urgent first: the primary category of an assessment is the first
@@ -44,6 +45,7 @@ SEVERITY = {
     "suicidal_ideation": 2,
     "past_attempt": 2,
     "self_harm": 2,
+    "suicide_inquiry": 2,  # asking or wondering about suicide (why people do it, what it is like, whether it hurts)
     "third_party_risk": 1,
     "method_information": 3,
     "encourages_harm": 3,
@@ -272,7 +274,9 @@ RULES: tuple[Rule, ...] = (
 HARD_NEGATIVES = (
     r"跳楼价|跳楼(?:大)?甩卖|跳楼清仓|紫砂(?:壶|锅|杯|茶|泥|陶|盆)|"
     r"想死(?:你|您|宝|大家|他|她|它)|想死我了|"
-    r"(?:笑|累|热|冷|困|饿|尴尬|丢人|丢脸|丢|羞|社|美|帅|馋|渴)(?:得|的)?(?:要|想)死|(?<!声音)(?:说|骂|叫|咒)我(?:怎么不)?去死|半死|要死不活|[^，。想要去]死我了|跳楼机|"
+    r"(?:笑|累|热|冷|困|饿|尴尬|丢人|丢脸|丢|羞|社|美|帅|馋|渴)(?:得|的)?(?:要|想)死|"
+    r"(?:烦|无语|闹心|心烦|郁闷|恶心|忙|急|气|怕|吓|疼|痛|痒|冻|晒|吵)(?:得|的)(?:快)?要死|混吃等死|要死要活|"
+    r"(?:感觉|觉得|以为|害怕|恐惧|怕)(?:自己)?(?:马上|快|就){0,2}(?:要)?死(?:了|掉)(?:一样|似的)?(?=[，。]|$)|(?<!声音)(?:说|骂|叫|咒)我(?:怎么不)?去死|半死|要死不活|[^，。想要去]死我了|跳楼机|"
     r"(?:尴尬|丢人|丢脸|羞|社死|丢死人)(?:得|的|到)?(?:想)?原地去世|"
     r"(?:研究|预防|了解|科普|讲|学习|关于)[^，。]{0,4}(?:自伤|自残|自杀)(?:行为|现象|问题)?|"
     r"(?:笑|累|热|冷|困|饿|气|烦|吓|急|忙|渴|撑|穷|憋|美|帅|丑|羡慕|嫉妒|烦|社|心疼|辣|吵|挤|晒|酸|咸|臭|痒|无聊|麻烦)死|"
