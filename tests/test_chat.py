@@ -17,7 +17,7 @@ from soulchat.chat import (
     load_backend,
 )
 from soulchat.cli import build_parser
-from soulchat.collator import IGNORE_INDEX, encode_example
+from soulchat.train.collator import IGNORE_INDEX, encode_example
 from soulchat.commands.chat import run_chat
 from soulchat.dialogue import Dialogue
 from soulchat.fake_server import FakeOpenAIServer, Reply

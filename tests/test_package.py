@@ -25,7 +25,7 @@ def test_import_soulchat_loads_no_heavy_library_and_dir_lists_the_front_door():
 
 def test_every_front_door_name_is_the_object_of_its_module():
     from soulchat.chat import ChatSession
-    from soulchat.collator import SoulChatCollator
+    from soulchat.train.collator import SoulChatCollator
     from soulchat.corpus.builder import SoulChatCorpus
     from soulchat.evaluation.metrics import compute_metrics
     from soulchat.hub import push_corpus, push_model

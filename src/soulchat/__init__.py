@@ -12,7 +12,7 @@ module on first use, and `dir(soulchat)` lists them.
 
 __version__ = "0.1.0.dev0"
 
-from .collator import IGNORE_INDEX, SoulChatCollator, encode_example, tokenize_function
+from .train.collator import IGNORE_INDEX, EncodingSettings, SoulChatCollator, TrainingRow, encode, encode_example, tokenize_function
 from .dialogue import (
     PSYCHOLOGIST,
     USER,
@@ -56,6 +56,9 @@ __all__ = [
     "TemplateError",
     "Turn",
     "add_special_tokens",
+    "EncodingSettings",
+    "TrainingRow",
+    "encode",
     "encode_example",
     "get_template",
     "parse_input",

@@ -69,7 +69,7 @@ def load_tokenizer(name: str):
 def run_samples(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from ..collator import SoulChatCollator
+    from ..train.collator import SoulChatCollator
     from ..data import SAMPLE_DIALOGUES
     from ..io import read_dialogues
     from ..templates import add_special_tokens, get_template

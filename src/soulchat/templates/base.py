@@ -24,6 +24,12 @@ class TemplateError(SoulChatError, ValueError):
     """A template cannot be used with this tokenizer or these lengths."""
 
 
+#: Token budgets wherever nothing else is said (training, evaluation, chat, `soulchat samples`): the
+#: prompt, whose oldest history rounds are cut first, and the reply with its stop token.
+MAX_SOURCE_LENGTH = 1536
+MAX_TARGET_LENGTH = 512
+
+
 @dataclass(frozen=True)
 class Special:
     """A special token, encoded by its id rather than by tokenizing its text."""

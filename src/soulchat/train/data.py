@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from ..collator import tokenize_function
+from .collator import tokenize_function
 from ..corpus import is_corpus_folder
 from ..dialogue import Dialogue, DialogueFormatError, exchange_from_record
 from ..io import InputError, Reject, dialogue_from_record, iter_records
@@ -215,7 +215,8 @@ def split_for_eval(dataset, size: float, seed: int):
 def tokenize_with_lengths(tokenizer, template, data: DataArguments):
     """The collator's `tokenize_function`, plus a `length` column for length-grouped batching."""
     tokenize = tokenize_function(
-        tokenizer, template, data.max_source_length, data.max_target_length, mask=data.mask
+        tokenizer, template, max_source_length=data.max_source_length, max_target_length=data.max_target_length,
+        mask=data.mask,
     )
 
     def tokenize_and_measure(batch):
