@@ -52,7 +52,7 @@ def small_train_set(tokenizer):
     """Four short samples from the bundled dialogues, tokenized: one batch, trained repeatedly."""
     from soulchat.train.data import build_datasets
 
-    data = DataArguments(max_source_length=48, max_target_length=24, max_train_samples=4)
+    data = DataArguments(dataset="sample", max_source_length=48, max_target_length=24, max_train_samples=4)
     train, evaluation = build_datasets(tokenizer, "soulchat", data)
     assert evaluation is None
     return train
@@ -165,7 +165,7 @@ def test_a_trained_model_is_saved_with_the_stops_it_was_trained_for(tmp_path):
     from soulchat.train import build_trainer
     from soulchat.templates import stop_token_ids
 
-    arguments = parse_arguments(["--output_dir", str(tmp_path), "--template", "glm4", "--max_train_samples", "4",
+    arguments = parse_arguments([*TOY, "--output_dir", str(tmp_path), "--template", "glm4", "--max_train_samples", "4",
                                  "--max_steps", "1", "--report_to", "none", "--use_cpu", "true"])
     trainer = build_trainer(*arguments)
     tokenizer = trainer.processing_class
@@ -178,9 +178,14 @@ def test_a_trained_model_is_saved_with_the_stops_it_was_trained_for(tmp_path):
 
 
 # ----------------------------------------------------------------------------- resume
+#: the smoke-test recipe's model and data, named explicitly: training has no default of either
+TOY = ["--model_factory", "soulchat.testing:tiny_training_model", "--dataset", "sample"]
+
+
 def run_arguments(output_dir):
     return parse_arguments(
         [
+            *TOY,
             "--output_dir", str(output_dir),
             "--max_train_samples", "24",
             "--max_source_length", "64",

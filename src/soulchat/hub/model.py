@@ -77,7 +77,7 @@ def chat_template(output_dir: Path, template: str | None) -> bytes | None:
 
 
 def _hub_id(name: str | None) -> str | None:
-    """`org/name` when `name` looks like a hub id rather than a local path or a built-in (tiny-glm)."""
+    """`org/name` when `name` looks like a hub id rather than a local path."""
     if not name or name.startswith((".", "/", "~")) or Path(name).exists() or name.count("/") != 1:
         return None
     return name
