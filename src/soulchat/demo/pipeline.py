@@ -163,7 +163,7 @@ def _report(s: DemoSettings, record: dict) -> dict:
 def _chat(s: DemoSettings, record: dict) -> dict:
     from .. import safety
     from ..chat import ChatSession
-    from ..chat.backends import GenerationSettings, load_backend
+    from ..backends import GenerationSettings, load_backend
 
     transcript = s.output / "chat-transcript.json"
     crisis = safety.assess(CRISIS_MESSAGE)

@@ -23,13 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..backends import paper_generation_config
 from .run import RunInfo, read_cehs, read_metrics, read_run
 from .upload import PushResult, Upload, default_api, push_files
 
 logger = logging.getLogger(__name__)
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "model_card.md"
-GENERATION = {"do_sample": True, "top_p": 0.75, "temperature": 0.95}  # the paper's decoding
+GENERATION = paper_generation_config()  # the paper's decoding (soulchat.backends)
 MODEL_FILES = (
     "config.json", "adapter_config.json", "generation_config.json",
     "*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin", "pytorch_model*.bin.index.json", "adapter_model.bin",
