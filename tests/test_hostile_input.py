@@ -307,6 +307,11 @@ BATTERY = [
     ("demo --max-steps 0", 2, "--max-steps: must be at least 1"),
     ("demo --eval-limit -1", 2, "--eval-limit: must be at least 1"),
     ("demo --config folder --output {out}", 1, "folder: is a folder, not a training recipe"),
+    # -- recipes
+    ("recipes", 2, "the following arguments are required"),
+    ("recipes copy nosuch {out}", 1, "no recipe 'nosuch'; known recipes:"),
+    ("recipes copy soulchat-glm4-9b", 2, "the following arguments are required: DIR"),
+    ("recipes copy soulchat-glm4-9b a-file", 1, "a-file: is a file, not a folder"),
     # -- safety (the detector's own rows are added with its rewrite)
     ("safety", 2, "the following arguments are required"),
 ]

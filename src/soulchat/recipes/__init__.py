@@ -85,6 +85,8 @@ def copy_recipes(name: str, destination: str | Path, *, force: bool = False) -> 
     content is kept unless `force`: ValueError names it. Returns (files written or already there, recipes)."""
     recipes = find_recipes(name)
     destination = Path(destination)
+    if destination.exists() and not destination.is_dir():
+        raise ValueError(f"{destination}: is a file, not a folder to copy recipes into")
     prefix = destination.as_posix().rstrip("/") or "."
     planned = []
     for relative in files_for(recipes):
@@ -92,6 +94,8 @@ def copy_recipes(name: str, destination: str | Path, *, force: bool = False) -> 
         if prefix != "recipes":
             text = text.replace("recipes/", f"{prefix}/")
         target = destination / relative
+        if target.is_dir():
+            raise ValueError(f"{target}: is a folder where the recipe's file goes")
         if target.exists() and target.read_text(encoding="utf-8") != text and not force:
             raise ValueError(f"{target} exists and differs from the recipe's; pass --force to overwrite it")
         planned.append((target, text))
