@@ -292,3 +292,22 @@ def test_command_line_overrides_the_recipe(tmp_path):
          "--lora_r", "4", "--mask", "all", "--max_steps", "3"]
     )
     assert (lora.lora_r, lora.lora_alpha, data.mask, training.max_steps) == (4, 32, "all", 3)
+
+
+def test_soulchat_train_takes_recipe_keys_in_either_spelling(tmp_path, monkeypatch):
+    """`soulchat train` reads every recipe key as a flag: --learning-rate as --learning_rate; the
+    command line's main() hands unknown flags to train only (no other command accepts them)."""
+    from soulchat.cli import main
+    from soulchat.commands import train as command
+
+    seen = {}
+    monkeypatch.setattr("soulchat.train.train", lambda *parsed: seen.setdefault("parsed", parsed) and {
+        "losses": [], "global_step": 0, "resumed_from": None, "output_dir": str(tmp_path), "train_loss": 0.0})
+    assert main(["train", "--config", str(RECIPES / "tiny-cpu/lora.yaml"), "--output", str(tmp_path),
+                 "--learning-rate", "1e-4", "--lora_r", "4", "--no-resume", "--mask=all"]) == 0
+    _, data, lora, training = seen["parsed"]
+    assert (training.learning_rate, lora.lora_r, training.resume, data.mask) == (1e-4, 4, False, "all")
+    assert command.recipe_flags(["--warmup-steps", "3", "--not-a-key", "x"]) == ["--warmup_steps", "3", "--not-a-key", "x"]
+    with pytest.raises(SystemExit) as exited:
+        main(["templates", "--learning-rate", "1"])
+    assert exited.value.code == 2

@@ -21,7 +21,11 @@ from .errors import SoulChatError
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        if not getattr(args, "takes_recipe_keys", False):
+            parser.parse_args(argv)  # argparse's own "unrecognized arguments" message, exit code 2
+        args.overrides = extras  # `soulchat train`: recipe keys as flags (see commands/train.py)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2
