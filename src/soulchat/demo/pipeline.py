@@ -190,11 +190,11 @@ def _chat(s: DemoSettings, record: dict) -> dict:
 
 
 def _cards(s: DemoSettings, record: dict) -> dict:
-    from ..hub import model_card_text, read_run
+    from ..hub import CardSources, model_card_text, read_run
 
     merged = s.output / "train" / "merged"
     run = read_run(merged, recipe=s.config, base_model="HuggingFaceTB/SmolLM2-135M-Instruct", template=s.template)
-    card = model_card_text(run, "your-name/smollm2-135m-soulchat-demo", metrics=s.output / "eval" / "lora")
+    card = model_card_text(run, "your-name/smollm2-135m-soulchat-demo", CardSources(metrics=s.output / "eval" / "lora"))
     (merged / "README.md").write_text(card, encoding="utf-8")
     return {"model_card": str(merged / "README.md"), "dataset_card": str(s.output / "corpus" / "README.md")}
 
