@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..endpoint import EmptyAnswer, describe, parse_answer
-from .costs import PriceTable
 from .inputs import SingleTurn
 from .plan import RewriteSettings, plan_request
-from .results import ResultLog, now_iso
+from .results import now_iso
 from .runner import ROW_FATAL, Runner, RunReport
 
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
