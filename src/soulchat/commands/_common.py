@@ -1,4 +1,4 @@
-"""Argument shapes every subcommand shares (DESIGN.md, command-line conventions).
+"""Argument shapes every subcommand shares (docs/architecture.md, command-line conventions).
 
 A flag value that cannot work is bad usage: argparse types below reject it with exit code 2 before
 any work starts, and a handler that finds a bad combination raises `UsageError` (also exit 2).
