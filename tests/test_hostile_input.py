@@ -6,7 +6,8 @@ request, 2 bad usage; no traceback ever reaches a user. Each row of BATTERY is
 fails for a subcommand without rows, so a new command inherits the contract with its first rows.
 
 Placeholders: {url} a loopback fake OpenAI server whose model name picks its behaviour (see
-`respond`), {closed} an endpoint where nothing listens, {out} a fresh output folder; other paths are
+`respond`), {closed} an endpoint where nothing listens, {out} a fresh output folder, {toy} the
+smoke-test recipe's tiny model (`--model_factory`); other paths are
 files written by `hostile` into the working directory of the test.
 """
 
@@ -104,6 +105,9 @@ def hostile(tmp_path_factory):
     for name, text in files.items():
         _write(root / name, text)
     (root / "folder").mkdir()
+    from soulchat import testing
+
+    testing.train_tokenizer().save_pretrained(root / "trained")  # `--tokenizer trained`
     (root / "adapter-only").mkdir()
     _write(root / "adapter-only" / "adapter_config.json", "{}")
     (root / "config-only").mkdir()
@@ -153,7 +157,7 @@ BATTERY = [
     ("samples --batch-size 0", 2, "--batch-size: must be at least 1"),
     ("samples --template nope", 2, "--template: invalid choice"),
     ("samples --tokenizer folder --output {out}", 1, "folder: --tokenizer: holds no tokenizer"),
-    ("samples --tokenizer nowhere --output {out}", 1, "expected 'qwen', 'trained' or a local tokenizer folder"),
+    ("samples --tokenizer nowhere --output {out}", 1, "expected a local model or tokenizer folder"),
     ("samples --output a-file --tokenizer trained", 2, "--output a-file: is a file; expected a folder"),
     # -- rewrite: inputs, settings, price tables
     ("rewrite empty.jsonl --output {out} --model m --dry-run", 1, "empty.jsonl: no records"),
@@ -206,27 +210,29 @@ BATTERY = [
     ("train --config folder", 1, "folder: is a folder; expected a file"),
     ("train --config missing.yaml", 1, "missing.yaml: no such file"),
     ("train", 2, "pass --config FILE.yaml"),
-    ("train --output {out} --dataset sample --max-steps -1", 2, "--max-steps: must be at least 1"),
-    ("train --output {out} --dataset sample --max-steps 0", 2, "--max-steps: must be at least 1"),
-    ("train --output {out} --dataset sample --eval_size -5", 2, "eval_size must be a fraction below 1"),
-    ("train --output {out} --dataset sample --max_source_length 2", 2, "max_source_length must be >= 16"),
-    ("train --output {out} --dataset sample --mask some", 2, "invalid choice"),
-    ("train --output {out} --dataset empty.jsonl --max-steps 1", 1, "empty.jsonl: no training rows: no records"),
-    ("train --output {out} --dataset blank.jsonl --max-steps 1", 1, "blank.jsonl: no training rows: no records"),
-    ("train --output {out} --dataset broken.jsonl --max-steps 1", 1, "broken.jsonl:2: broken JSON"),
-    ("train --output {out} --dataset gbk.jsonl --max-steps 1", 1, "gbk.jsonl:1: not valid UTF-8"),
-    ("train --output {out} --dataset deep.jsonl --max-steps 1", 1, "deep.jsonl:1: JSON nested too deeply"),
-    ("train --output {out} --dataset badrows.jsonl --max-steps 1", 1, "badrows.jsonl:1: 'messages' must be a list"),
-    ("train --output {out} --dataset null-target.jsonl --max-steps 1", 1, "null-target.jsonl:1: 'target' must be a non-empty string"),
-    ("train --output {out} --dataset mixed.jsonl --max-steps 1", 1, "mixed.jsonl:2: a record with keys ['id', 'messages']"),
-    ("train --output {out} --dataset badrows.jsonl --max-steps 1 --skip-invalid", 1, "no training rows: all 1 records are bad"),
-    ("train --output {out} --dataset missing.jsonl --max-steps 1", 1, "missing.jsonl: not a file or folder"),
-    ("train --output {out} --model_name_or_path nowhere/at/all --max-steps 1", 1, "model_name_or_path: no such folder"),
-    ("train --output {out} --model_name_or_path ./nowhere --max-steps 1", 1, "model_name_or_path: no such folder"),
-    ("train --output {out} --model_name_or_path nobody/nothing --max-steps 1", 1, "not in the Hugging Face cache, and the hub cannot be reached"),
-    ("train --output {out} --model_name_or_path adapter-only --max-steps 1", 1, "holds a LoRA adapter, not a model"),
-    ("train --output {out} --model_name_or_path config-only --max-steps 1", 1, "holds no weights"),
-    ("train --output {out} --model_name_or_path no-tokenizer --max-steps 1", 1, "holds no tokenizer"),
+    ("train --output {out} {toy} --dataset sample --max-steps -1", 2, "--max-steps: must be at least 1"),
+    ("train --output {out} {toy} --dataset sample --max-steps 0", 2, "--max-steps: must be at least 1"),
+    ("train --output {out} {toy} --dataset sample --eval_size -5", 2, "eval_size must be a fraction below 1"),
+    ("train --output {out} {toy} --dataset sample --max_source_length 2", 2, "max_source_length must be >= 16"),
+    ("train --output {out} {toy} --dataset sample --mask some", 2, "invalid choice"),
+    ("train --output {out} {toy} --dataset empty.jsonl --max-steps 1", 1, "empty.jsonl: no training rows: no records"),
+    ("train --output {out} {toy} --dataset blank.jsonl --max-steps 1", 1, "blank.jsonl: no training rows: no records"),
+    ("train --output {out} {toy} --dataset broken.jsonl --max-steps 1", 1, "broken.jsonl:2: broken JSON"),
+    ("train --output {out} {toy} --dataset gbk.jsonl --max-steps 1", 1, "gbk.jsonl:1: not valid UTF-8"),
+    ("train --output {out} {toy} --dataset deep.jsonl --max-steps 1", 1, "deep.jsonl:1: JSON nested too deeply"),
+    ("train --output {out} {toy} --dataset badrows.jsonl --max-steps 1", 1, "badrows.jsonl:1: 'messages' must be a list"),
+    ("train --output {out} {toy} --dataset null-target.jsonl --max-steps 1", 1, "null-target.jsonl:1: 'target' must be a non-empty string"),
+    ("train --output {out} {toy} --dataset mixed.jsonl --max-steps 1", 1, "mixed.jsonl:2: a record with keys ['id', 'messages']"),
+    ("train --output {out} {toy} --dataset badrows.jsonl --max-steps 1 --skip-invalid", 1, "no training rows: all 1 records are bad"),
+    ("train --output {out} {toy} --dataset missing.jsonl --max-steps 1", 1, "missing.jsonl: not a file or folder"),
+    ("train --output {out} --dataset sample --max-steps 1", 2, "no model to train: set model_name_or_path"),
+    ("train --output {out} {toy} --max-steps 1", 2, "no training data: set dataset"),
+    ("train --output {out} --dataset sample --model_name_or_path nowhere/at/all --max-steps 1", 1, "model_name_or_path: no such folder"),
+    ("train --output {out} --dataset sample --model_name_or_path ./nowhere --max-steps 1", 1, "model_name_or_path: no such folder"),
+    ("train --output {out} --dataset sample --model_name_or_path nobody/nothing --max-steps 1", 1, "not in the Hugging Face cache, and the hub cannot be reached"),
+    ("train --output {out} --dataset sample --model_name_or_path adapter-only --max-steps 1", 1, "holds a LoRA adapter, not a model"),
+    ("train --output {out} --dataset sample --model_name_or_path config-only --max-steps 1", 1, "holds no weights"),
+    ("train --output {out} --dataset sample --model_name_or_path no-tokenizer --max-steps 1", 1, "holds no tokenizer"),
     # -- eval
     ("eval --test empty.jsonl --model m --base-url {url} --output {out}", 1, "empty.jsonl: no test examples"),
     ("eval --test null-target.jsonl --model m --base-url {url} --output {out}", 1, "null-target.jsonl:1: 'target' must be a non-empty string, got NoneType"),
@@ -334,7 +340,8 @@ def run_row(command: str, hostile, tmp_path, monkeypatch, capsys) -> tuple[int, 
     monkeypatch.chdir(hostile["root"])
     monkeypatch.setenv("OPENAI_API_KEY", "test")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # never the network, even where it is up
-    line = command.format(url=hostile["url"], closed=hostile["closed"], busy=hostile["busy"], out=tmp_path / "out")
+    line = command.format(url=hostile["url"], closed=hostile["closed"], busy=hostile["busy"], out=tmp_path / "out",
+                          toy="--model_factory soulchat.testing:tiny_training_model")
     try:
         code = main(shlex.split(line))
     except SystemExit as exited:  # argparse: bad usage

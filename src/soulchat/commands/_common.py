@@ -1,4 +1,4 @@
-"""Argument shapes every subcommand shares (DESIGN.md, command-line conventions).
+"""Argument shapes every subcommand shares (docs/architecture.md, command-line conventions).
 
 A flag value that cannot work is bad usage: argparse types below reject it with exit code 2 before
 any work starts, and a handler that finds a bad combination raises `UsageError` (also exit 2).
@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 from ..endpoint import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT  # one request policy for every command
+from ..errors import SoulChatError
 
 
-class UsageError(ValueError):
+class UsageError(SoulChatError, ValueError):
     """A flag value or combination that cannot work: exit code 2, like argparse's own errors."""
 
 
@@ -87,19 +88,60 @@ def add_output_argument(parser: argparse.ArgumentParser, default: str | None = N
     )
 
 
-def add_llm_arguments(parser: argparse.ArgumentParser, model_required: bool = True) -> None:
-    """`--base-url URL --model NAME --concurrency N` plus the request policy (`--timeout`,
-    `--max-attempts`); the key comes from OPENAI_API_KEY only."""
+def add_llm_arguments(
+    parser: argparse.ArgumentParser,
+    model_required: bool = True,
+    *,
+    model_help: str = "model name the endpoint serves",
+    model_action: str | None = None,
+    base_url_help: str | None = None,
+    concurrency: int | None = 8,
+    concurrency_help: str = "requests in flight at once (default: %(default)s)",
+    request_policy: bool = True,
+) -> None:
+    """The one way every command names a model behind an endpoint: `--base-url URL --model NAME`,
+    plus `--concurrency N` (unless `concurrency` is None and no help is wanted: pass
+    concurrency_help=None) and the request policy (`--timeout`, `--max-attempts`); the key comes
+    from OPENAI_API_KEY only. Commands that also run local models (eval, chat, web) read `--model`
+    as a folder when no base URL is set."""
     parser.add_argument(
         "--base-url",
         default=os.environ.get("OPENAI_BASE_URL"),
-        help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 for vLLM "
+        metavar="URL",
+        help=base_url_help or "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 for vLLM "
         "(default: $OPENAI_BASE_URL, else OpenAI). The API key is read from $OPENAI_API_KEY.",
     )
-    parser.add_argument("--model", required=model_required, help="model name the endpoint serves")
-    parser.add_argument("--concurrency", type=integer(1), default=8,
-                        help="requests in flight at once (default: %(default)s)")
-    add_request_arguments(parser)
+    options = {"action": model_action} if model_action else {}
+    parser.add_argument("--model", required=model_required, help=model_help, **options)
+    if concurrency is not None or concurrency_help is not None:
+        parser.add_argument("--concurrency", type=integer(1), default=concurrency, help=concurrency_help)
+    if request_policy:
+        add_request_arguments(parser)
+
+
+def add_generation_arguments(parser: argparse.ArgumentParser, *, max_new_tokens: int | None = None) -> None:
+    """Decoding flags with the paper's defaults (soulchat.backends.GenerationSettings): --top-p,
+    --temperature, --max-new-tokens and the prompt budget --max-source-length (also --max-length)."""
+    from ..backends import GenerationSettings
+
+    paper = GenerationSettings()
+    parser.add_argument("--top-p", type=number(above=0, maximum=1), default=paper.top_p,
+                        help="nucleus sampling mass (the paper: %(default)s)")
+    parser.add_argument("--temperature", type=number(0.0), default=paper.temperature,
+                        help="sampling temperature, 0 for greedy (the paper: %(default)s)")
+    parser.add_argument("--max-new-tokens", type=integer(1), default=max_new_tokens or paper.max_new_tokens,
+                        help="longest reply in tokens (default: %(default)s)")
+    parser.add_argument("--max-source-length", "--max-length", dest="max_source_length", type=integer(16),
+                        default=paper.max_length,
+                        help="prompt budget in tokens; the oldest history rounds are cut first (default: %(default)s)")
+
+
+def generation_settings(args: argparse.Namespace, cls=None, **extra):
+    """GenerationSettings (or `cls`, e.g. evaluation's Decoding) from add_generation_arguments' flags."""
+    from ..backends import GenerationSettings
+
+    return (cls or GenerationSettings)(top_p=args.top_p, temperature=args.temperature,
+                                       max_new_tokens=args.max_new_tokens, max_length=args.max_source_length, **extra)
 
 
 def add_request_arguments(parser: argparse.ArgumentParser) -> None:
