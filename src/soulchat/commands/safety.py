@@ -100,9 +100,12 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sets written for the project, added at a small weight (default: the TRAIN_SETS list, "
                         "relative to the repository root; give --extra with nothing to use none)")
     parser.add_argument("--no-encoder", action="store_true", help="n-grams and rules only, without the sentence encoder")
-    parser.add_argument("--flag-recall", type=number(0.0, 1.0, above=0.0), default=0.95,
-                        help="the crisis-reply threshold: the highest whose out-of-fold recall on the real rows "
-                        "reaches this (default: %(default)s)")
+    flag = parser.add_mutually_exclusive_group()
+    flag.add_argument("--flag-precision", type=number(0.0, 1.0, above=0.0), default=0.80,
+                      help="the crisis-reply threshold: the lowest from which on out-of-fold precision on the real "
+                      "rows stays at least this (default: %(default)s); the check-in carries the recall")
+    flag.add_argument("--flag-recall", type=number(0.0, 1.0, above=0.0), default=None,
+                      help="instead: the highest crisis-reply threshold whose out-of-fold recall reaches this")
     parser.add_argument("--check-recall", type=number(0.0, 1.0, above=0.0), default=0.98,
                         help="the check-in threshold, the same for crisis reply or check-in (default: %(default)s)")
     parser.add_argument("--folds", type=integer(2), default=5, help="cross-validation folds (default: %(default)s)")
@@ -167,7 +170,7 @@ def _training_inputs(args: argparse.Namespace):
     from ..safety.evaluation import RISK, read_labelled
     from ..safety.training import TrainSettings
 
-    if args.check_recall < args.flag_recall:
+    if args.flag_recall is not None and args.check_recall < args.flag_recall:
         raise UsageError(f"--check-recall ({args.check_recall}) must be at least --flag-recall ({args.flag_recall})")
     extra_paths = [Path(p) for p in TRAIN_SETS] if args.extra is None else args.extra
     if args.extra is None:
@@ -186,7 +189,7 @@ def _training_inputs(args: argparse.Namespace):
     if not any(r["label"] is None for r in real):
         raise ValueError(f"{args.real[0]}: the real data holds no example without risk to calibrate on")
     settings = TrainSettings(encoder=not args.no_encoder, flag_recall=args.flag_recall, check_recall=args.check_recall,
-                             folds=args.folds)
+                             flag_precision=None if args.flag_recall is not None else args.flag_precision, folds=args.folds)
     meta = {
         "real_files": {str(p): _sha256(p) for p in args.real},
         "extra_files": {str(p): _sha256(p) for p in extra_paths},
@@ -195,6 +198,12 @@ def _training_inputs(args: argparse.Namespace):
                         "see soulchat/safety/data/PSYSUICIDE_LICENSE",
     }
     return real, extra, settings, meta
+
+
+def _flag_rule(settings) -> str:
+    if settings.flag_recall is not None:
+        return f"crisis reply recall {settings.flag_recall}"
+    return f"crisis reply precision {settings.flag_precision}"
 
 
 def _sha256(path: Path) -> str:
@@ -221,7 +230,7 @@ def run_train(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     say(f"wrote {args.out}: crisis reply at P(risk) >= {model.threshold:.3f}, check-in at >= {model.check_threshold:.3f} "
-        f"(chosen on out-of-fold scores of the real rows: recall {settings.flag_recall} / {settings.check_recall})")
+        f"(chosen on out-of-fold scores of the real rows: {_flag_rule(settings)}; check-in recall {settings.check_recall})")
     return 0
 
 
@@ -252,7 +261,7 @@ def run_cv(args: argparse.Namespace) -> int:
     if args.json:
         folds = stratified_folds(real, settings.folds)
         report = {"settings": {"encoder": settings.encoder, "folds": settings.folds, "flag_recall": settings.flag_recall,
-                               "check_recall": settings.check_recall},
+                               "flag_precision": settings.flag_precision, "check_recall": settings.check_recall},
                   "real_files": [str(p) for p in args.real], "overall": overall, "rules_alone": rules, **parts,
                   "rows": [{"line": r["line"], "label": r["label"], "source": r["source"], "fold": f, **p}
                            for r, f, p in zip(real, folds, predictions)]}

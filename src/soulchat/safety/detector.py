@@ -93,7 +93,8 @@ class Detector:
     The model weighs its n-gram and sentence-encoder scores with the rule verdict into P(risk):
     at or above `model.threshold` the turn is flagged (a rule flag keeps the rules' category and
     spans; a model flag names the n-grams behind it); between `model.check_threshold` and it, the
-    turn gets a gentle check-in. A rule flag always stands, whatever the model says.
+    turn gets a gentle check-in. A rule flag always stands, whatever the model says; a match the
+    rules declined (negation, news, someone else) gets at most the check-in from the model.
     `assess(text, context=earlier_user_turns)` judges a turn within its conversation (context.py).
     """
 
@@ -169,7 +170,10 @@ class Detector:
         spans = model.explain(text, scores.category)
         if not spans:
             return replace(NOT_FLAGGED, source="model", score=risk)
-        if scores.risk < model.threshold:
+        # A rule pattern matched and the rules' context logic declined it (negation, news, fiction,
+        # someone else, a hypothetical): the model may ask about safety, not overrule them with a
+        # crisis reply ("我从没想过自杀" gets the gentle question at most).
+        if scores.risk < model.threshold or declined:
             return Assessment(flagged=False, spans=spans, categories=(scores.category,), source="model",
                               score=risk, check_in=True)
         return Assessment(flagged=True, category=scores.category, spans=spans, categories=(scores.category,),

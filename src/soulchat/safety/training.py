@@ -42,8 +42,11 @@ class TrainSettings:
     encoder_steps: int = 800
     stack_l2: float = 1e-3
     folds: int = 5
-    flag_recall: float = 0.95  # the crisis-reply threshold: highest with out-of-fold recall >= this
-    check_recall: float = 0.98  # the check-in threshold: the same for crisis reply or check-in
+    # the crisis-reply threshold: the lowest from which on out-of-fold precision stays >= flag_precision
+    # (or, with flag_recall set instead, the highest with out-of-fold recall >= flag_recall)
+    flag_precision: float | None = 0.80
+    flag_recall: float | None = None
+    check_recall: float = 0.98  # the check-in threshold: highest with recall of crisis reply or check-in >= this
 
 
 def stratified_folds(rows: Sequence[dict], k: int) -> list[int]:
@@ -64,6 +67,22 @@ def stratified_folds(rows: Sequence[dict], k: int) -> list[int]:
                 fold[i] = counter % k
             counter += 1
     return fold
+
+
+def precise_threshold(gold: Sequence[bool], scores: Sequence[float], target_precision: float) -> float:
+    """The lowest threshold (a grid of 0.005) from which on precision on `gold` never falls below
+    target_precision (so a noisy dip just above it cannot pick it); 0.995 if none."""
+    gold = np.asarray(gold, dtype=bool)
+    scores = np.asarray(scores, dtype=float)
+    if not gold.any():
+        raise ValueError("no risk example to choose a threshold on")
+    best = 0.995
+    for tau in np.arange(0.995, 0.0, -0.005):
+        chosen = scores >= tau
+        if chosen.any() and gold[chosen].mean() < target_precision:
+            break
+        best = float(round(tau, 3))
+    return best
 
 
 def pick_threshold(gold: Sequence[bool], scores: Sequence[float], target_recall: float) -> float:
@@ -161,7 +180,12 @@ def fit_model(calibration: Sequence[dict], extra: Sequence[dict] = (), settings:
     # as one logistic regression: the weights of "risk" minus those of "none"
     stack = stack_weights[:, 1] - stack_weights[:, 0]
     risk = dense_proba(stack_weights, stacked)[:, 1]
-    threshold = pick_threshold(gold, risk, settings.flag_recall)
+    if (settings.flag_precision is None) == (settings.flag_recall is None):
+        raise ValueError("set exactly one of flag_precision and flag_recall")
+    if settings.flag_recall is not None:
+        threshold = pick_threshold(gold, risk, settings.flag_recall)
+    else:
+        threshold = precise_threshold(gold, risk, settings.flag_precision)
     check_threshold = min(threshold, pick_threshold(gold, risk, settings.check_recall))
     ngram, head = _fit_base(rows, weights, weights_encoder, features, range(len(rows)), settings)
     if progress:
@@ -202,4 +226,4 @@ def _settings_dict(settings: TrainSettings) -> dict:
     return data
 
 
-__all__ = ["TrainSettings", "cross_validate", "fit_model", "pick_threshold", "stratified_folds"]
+__all__ = ["TrainSettings", "cross_validate", "fit_model", "pick_threshold", "precise_threshold", "stratified_folds"]
