@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from soulchat.bundled import SAMPLE_DIALOGUES
 from soulchat.clean import CleanConfig
 from soulchat.corpus import BuildConfig, build_corpus, find_cjk_font
 from soulchat.corpus import figures as figures_module
-from soulchat.data import SAMPLE_DIALOGUES
 from soulchat.evaluation.metrics import METRICS as PAPER_METRICS
 
 from test_clean import result, rewrite_text, write_log
