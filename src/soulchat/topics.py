@@ -27,21 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-#: The paper's 12 topics, Chinese name -> English name.
-TOPICS = {
-    "家庭": "Family",
-    "婚恋": "Marriage",
-    "性心理": "Sex",
-    "成长发展": "Growth",
-    "人际关系": "Relationship",
-    "职场": "Career",
-    "自我认知": "Self-awareness",
-    "行为": "Behavior",
-    "情绪": "Emotion",
-    "治疗": "Treatment",
-    "社会事件": "Social events",
-    "心理学知识": "Psychological knowledge",
-}
+from .bundled import TOPICS
 
 UNKNOWN = "未知"
 SOURCES = ("input", "keywords", "request", "dialogue", "unknown")
