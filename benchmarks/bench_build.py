@@ -31,7 +31,7 @@ CHARS = "的一是在不了有和人这中大为上个国我以要他时来用�
 
 
 def synth_log(folder: Path, count: int) -> int:
-    from soulchat.data import sample_dialogues
+    from soulchat.bundled import sample_dialogues
 
     base = sample_dialogues()
     rng = random.Random(count)

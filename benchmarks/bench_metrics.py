@@ -22,7 +22,7 @@ import random
 import re
 import time
 
-from soulchat.data import SAMPLE_DIALOGUES
+from soulchat.bundled import SAMPLE_DIALOGUES
 
 
 def utterances() -> list[list[str]]:

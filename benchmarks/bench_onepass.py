@@ -24,8 +24,8 @@ from collections import Counter
 
 import torch
 
+from soulchat.bundled import SAMPLE_DIALOGUES
 from soulchat.train.collator import EncodingSettings, encode
-from soulchat.data import SAMPLE_DIALOGUES
 from soulchat.dialogue import PSYCHOLOGIST, USER
 from soulchat.io import read_dialogues
 from soulchat.testing import qwen_tokenizer, tiny_glm, train_tokenizer

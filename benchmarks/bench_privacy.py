@@ -142,7 +142,7 @@ def THIRD(rng: random.Random, m: str, q: str, w: str) -> list[tuple[str, str, st
 
 def turns() -> tuple[list[str], list[str]]:
     """(user turns, every clean turn)."""
-    from soulchat.data import SAMPLE_SINGLE_TURN, sample_dialogues
+    from soulchat.bundled import SAMPLE_SINGLE_TURN, sample_dialogues
 
     users, clean = [], []
     for dialogue in sample_dialogues():

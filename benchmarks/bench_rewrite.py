@@ -46,10 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import httpx2
 
-from soulchat.fake_server import FakeOpenAIServer, Reply
 from soulchat.rewrite import RewriteSettings, SingleTurn
 from soulchat.rewrite import runner as runner_module
 from soulchat.rewrite.runner import RewriteRunner, make_clients
+from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 
 ANSWER = "分析：……\n改写后的对话：\n" + "\n".join(["用户：我最近睡不好。", "心理咨询师：听起来你很辛苦。"] * 8)
 COMPLETION = {

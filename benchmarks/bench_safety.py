@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from soulchat import safety
-from soulchat.data import SAMPLE_DIALOGUES
+from soulchat.bundled import SAMPLE_DIALOGUES
 from soulchat.io import read_dialogues
 from soulchat.safety.evaluation import read_labelled, score, table
 from soulchat.safety.normalize import TABLE

@@ -22,8 +22,8 @@ import types
 
 import torch
 
+from soulchat.bundled import SAMPLE_DIALOGUES
 from soulchat.train.collator import tokenize_function
-from soulchat.data import SAMPLE_DIALOGUES
 from soulchat.dialogue import parse_input
 from soulchat.io import read_dialogues
 from soulchat.templates import get_template

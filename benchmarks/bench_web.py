@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="the page's concurrency limit")
     args = parser.parse_args()
 
-    from soulchat.fake_server import FakeOpenAIServer, Reply
+    from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 
     server = FakeOpenAIServer(lambda request: Reply(REPLY, delay=args.model_delay)).start()
     port = free_port()

@@ -21,10 +21,10 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from soulchat.bundled import SAMPLE_DIALOGUES, SAMPLE_SINGLE_TURN
 from soulchat.clean import CleanConfig
 from soulchat.clean.pipeline import default_crisis_detector
 from soulchat.corpus import BuildConfig, build_corpus
-from soulchat.data import SAMPLE_DIALOGUES, SAMPLE_SINGLE_TURN
 from soulchat.io import read_dialogues
 from soulchat.rewrite.inputs import read_single_turn
 

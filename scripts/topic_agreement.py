@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from soulchat.data import SAMPLE_DIALOGUES, SAMPLE_SINGLE_TURN
+from soulchat.bundled import SAMPLE_DIALOGUES, SAMPLE_SINGLE_TURN
 from soulchat.dialogue import USER
 from soulchat.io import read_dialogues
 from soulchat.rewrite.inputs import read_single_turn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from soulchat import testing
-from soulchat.data import SAMPLE_DIALOGUES
+from soulchat.bundled import SAMPLE_DIALOGUES
 from soulchat.io import read_dialogues
 
 # Every special token the built-in templates write, plus Qwen's ChatML ones, in a fixed order so

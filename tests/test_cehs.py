@@ -160,7 +160,7 @@ from soulchat.evaluation.cehs.judge import (
     parse_judgment,
     run_judge,
 )
-from soulchat.fake_server import FakeOpenAIServer, Reply
+from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 
 
 @pytest.mark.parametrize("text, reason", [

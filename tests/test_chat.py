@@ -17,10 +17,10 @@ from soulchat.chat import (
     load_backend,
 )
 from soulchat.cli import build_parser
+from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 from soulchat.train.collator import IGNORE_INDEX, encode_example
 from soulchat.commands.chat import run_chat
 from soulchat.dialogue import Dialogue
-from soulchat.fake_server import FakeOpenAIServer, Reply
 from soulchat.safety import SafetyLog
 from soulchat.templates import get_template
 

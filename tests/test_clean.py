@@ -83,6 +83,18 @@ def run(folder, tmp_path, config=None, detector=keyword_detector):
     return cleaner.report, outcomes
 
 
+def test_the_cleaner_discards_its_own_work_files(tmp_path):
+    with Cleaner(CleanConfig(), work_dir=tmp_path / "done", crisis_detector=never_flagged) as cleaner:
+        assert all(path.is_file() for path in cleaner.work_files) and len(cleaner.work_files) == 2
+    assert list((tmp_path / "done").iterdir()) == []
+    cleaner.close()  # a second close does nothing
+    # an exception inside the block leaves them, to look at
+    with pytest.raises(RuntimeError):
+        with Cleaner(CleanConfig(), work_dir=tmp_path / "crashed", crisis_detector=never_flagged):
+            raise RuntimeError("killed")
+    assert sorted(p.name for p in (tmp_path / "crashed").iterdir()) == ["dedup-ids.txt", "signatures.bin"]
+
+
 # ----------------------------------------------------------------------- rules
 @pytest.mark.parametrize(
     "text, rule",

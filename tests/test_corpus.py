@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from soulchat.bundled import SAMPLE_DIALOGUES
 from soulchat.clean import CleanConfig
 from soulchat.corpus import BuildConfig, build_corpus, find_cjk_font
 from soulchat.corpus import figures as figures_module
-from soulchat.data import SAMPLE_DIALOGUES
 from soulchat.evaluation.metrics import METRICS as PAPER_METRICS
 
 from test_clean import result, rewrite_text, write_log
@@ -122,6 +122,9 @@ def test_resume_after_the_clean_pass_does_not_clean_again(tmp_path, monkeypatch)
         build_corpus([SAMPLE_DIALOGUES], tmp_path / "c", crisis_detector=quiet, build_config=config)
     assert (tmp_path / "c" / ".build" / "clean-done.json").is_file()
     assert not (tmp_path / "c" / "build-done.json").exists()
+    # what resuming needs survives; the cleaner's own work files (duplicate index) are gone
+    work = sorted(path.name for path in (tmp_path / "c" / ".build").iterdir())
+    assert work == ["clean-done.json", "kept.jsonl", "split-hashes.npy", "split-samples.npy"]
     monkeypatch.undo()
     calls = []
     monkeypatch.setattr(build_module, "_clean_pass", lambda *a, **k: calls.append(a))

@@ -8,9 +8,9 @@ import os
 
 import pytest
 
+from soulchat.bundled import SAMPLE_DIALOGUES
 from soulchat.cli import main
 from soulchat.corpus.builder import SETTINGS, SoulChatCorpus
-from soulchat.data import SAMPLE_DIALOGUES
 from soulchat.io import InputError
 
 from test_clean import result, rewrite_text, write_log

@@ -12,8 +12,8 @@ from soulchat import safety
 from soulchat.chat import ChatBackendError, ChatSession, EndpointBackend
 from soulchat.cli import build_parser
 from soulchat.commands.chat import run_chat
-from soulchat.fake_server import FakeOpenAIServer, Reply
 from soulchat.safety import SafetyLog
+from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 
 CRISIS = "我真的不想活了，活着没意思"
 MODEL_REPLY = "我在听，愿意多说说吗？"
@@ -119,7 +119,7 @@ def test_bad_flag_log_stops_the_chat_before_it_starts(tmp_path):
 def test_web_page_keeps_the_safe_reply_when_log_and_model_fail():
     from gradio_client import Client
 
-    from soulchat.web import build_app, launch
+    from soulchat.chat.web import build_app, launch
 
     app = build_app(Failing(RuntimeError("model crashed")), flag_log=BrokenLog())
     with socket.socket() as probe:

@@ -10,12 +10,12 @@ import openai
 import pytest
 
 from soulchat import endpoint
-from soulchat.data import SAMPLE_SINGLE_TURN
+from soulchat.bundled import SAMPLE_SINGLE_TURN
 from soulchat.endpoint import Breaker, EmptyAnswer, RequestFailed, parse_answer
-from soulchat.fake_server import FakeOpenAIServer, Reply
 from soulchat.rewrite import RewriteSettings, iter_results, read_single_turn
 from soulchat.rewrite.costs import PriceTable
 from soulchat.rewrite.runner import RewriteRunner
+from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 
 ROWS = list(read_single_turn(SAMPLE_SINGLE_TURN))[:6]
 DIALOGUE = "用户：我睡不着。\n心理咨询师：听起来你最近很辛苦。"

@@ -6,7 +6,7 @@ import json
 import openai
 import pytest
 
-from soulchat.fake_server import FakeOpenAIServer, Reply
+from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 
 
 @pytest.fixture

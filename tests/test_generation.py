@@ -14,7 +14,7 @@ from soulchat.evaluation.generation import (
     load_test_set,
     run_generation,
 )
-from soulchat.fake_server import FakeOpenAIServer
+from soulchat.testing.fake_server import FakeOpenAIServer
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import sys
 import pytest
 
 from soulchat.cli import build_parser, main
-from soulchat.fake_server import FakeOpenAIServer, Reply
+from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 
 GOOD_DIALOGUE = {"messages": [{"role": "user", "content": "我好累"}, {"role": "assistant", "content": "辛苦了"}]}
 PSYQA = {"question": "我该怎么办？", "description": "最近总是失眠。", "answers": [{"answer_text": "先照顾好自己。"}]}

@@ -131,7 +131,7 @@ def snapshot(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def built_corpus(tmp_path_factory) -> Path:
     from soulchat.corpus.build import build_corpus
-    from soulchat.data import SAMPLE_DIALOGUES
+    from soulchat.bundled import SAMPLE_DIALOGUES
 
     folder = tmp_path_factory.mktemp("corpus") / "SoulChatCorpus"
     build_corpus([SAMPLE_DIALOGUES], folder)

@@ -109,7 +109,7 @@ def test_the_wheel_installed_elsewhere_builds_a_corpus_copies_a_recipe_and_train
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"soulchat/recipes/demo-cpu/lora.yaml", "soulchat/recipes/accelerate_configs/zero3.yaml",
             "soulchat/recipes/deepspeed/zero2.json", "soulchat/recipes/train.py", "soulchat/recipes/README.md",
-            "soulchat/model_cards/dataset_card.md", "soulchat/data/sample/dialogues.jsonl"} <= names
+            "soulchat/model_cards/dataset_card.md", "soulchat/bundled/dialogues.jsonl"} <= names
 
     env = tmp_path / "env"
     assert run(sys.executable, "-m", "venv", "--without-pip", env).returncode == 0
@@ -130,7 +130,7 @@ def test_the_wheel_installed_elsewhere_builds_a_corpus_copies_a_recipe_and_train
     package, recipe = where.stdout.split()
     assert package.startswith(str(purelib)) and recipe == str(purelib / "soulchat/recipes/demo-cpu/lora.yaml")
 
-    sample = here(python, "-c", "from soulchat.data import SAMPLE_DIALOGUES; print(SAMPLE_DIALOGUES)").stdout.strip()
+    sample = here(python, "-c", "from soulchat.bundled import SAMPLE_DIALOGUES; print(SAMPLE_DIALOGUES)").stdout.strip()
     corpus = here(env / "bin/soulchat", "build", sample, "--output", "corpus", "--no-plots", "--test-size", "0.1",
                   "--validation-size", "0")
     assert corpus.returncode == 0, corpus.stderr[-3000:]

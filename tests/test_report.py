@@ -49,7 +49,7 @@ def test_without_paper_rows_and_bad_input(tmp_path):
 def test_cli_eval_report_judge_and_human_kit(tmp_path, monkeypatch, capsys):
     """The whole evaluation path through `soulchat`, against a loopback fake endpoint."""
     from soulchat.cli import main
-    from soulchat.fake_server import FakeOpenAIServer
+    from soulchat.testing.fake_server import FakeOpenAIServer
 
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     test = tmp_path / "test.jsonl"

@@ -2,9 +2,9 @@
 
 import json
 
-from soulchat.fake_server import FakeOpenAIServer, Reply
 from soulchat.rewrite import iter_results
 from soulchat.rewrite.batch import BatchRunner
+from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 
 from test_rewrite_runner import DIALOGUE, ROWS, KeyedResponder, settings
 

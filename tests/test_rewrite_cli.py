@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from soulchat.bundled import SAMPLE_SINGLE_TURN
 from soulchat.cli import main
-from soulchat.data import SAMPLE_SINGLE_TURN
-from soulchat.fake_server import FakeOpenAIServer, Reply
 from soulchat.prompts import load_prompt
 from soulchat.rewrite import iter_results
+from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 
 from test_rewrite_runner import DIALOGUE, KeyedResponder
 

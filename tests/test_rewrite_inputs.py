@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from soulchat.data import SAMPLE_SINGLE_TURN
+from soulchat.bundled import SAMPLE_SINGLE_TURN
 from soulchat.io import InputError
 from soulchat.rewrite import ModelMix, RewriteSettings, plan_request, read_single_turn, single_turn_text
 

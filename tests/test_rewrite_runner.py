@@ -7,13 +7,13 @@ from collections import Counter
 
 import pytest
 
-from soulchat.data import SAMPLE_SINGLE_TURN
-from soulchat.fake_server import FakeOpenAIServer, Reply
+from soulchat.bundled import SAMPLE_SINGLE_TURN
 from soulchat.rewrite import RewriteSettings, iter_results, plan_request, read_single_turn
 from soulchat.rewrite.costs import PriceTable
 from soulchat.rewrite.limits import parse_duration, retry_delay
 from soulchat.rewrite.results import ResultLog
 from soulchat.rewrite.runner import RewriteRunner
+from soulchat.testing.fake_server import FakeOpenAIServer, Reply
 
 DIALOGUE = "分析：用户很焦虑。\n改写后的对话：\n用户：我睡不着。\n心理咨询师：听起来你最近很辛苦。"
 ROWS = list(read_single_turn(SAMPLE_SINGLE_TURN))

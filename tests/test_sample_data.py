@@ -3,7 +3,8 @@
 import json
 from collections import Counter
 
-from soulchat.data import SAMPLE_SINGLE_TURN, TOPICS
+from soulchat.bundled import SAMPLE_SINGLE_TURN
+from soulchat.topics import TOPICS
 
 
 def test_bundled_dialogues_cover_the_twelve_topics_with_8_to_20_turns(sample_dialogues):

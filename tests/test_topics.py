@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from soulchat.bundled import SAMPLE_DIALOGUES
 from soulchat.clean import CleanConfig
 from soulchat.corpus import BuildConfig, build_corpus
-from soulchat.data import SAMPLE_DIALOGUES, TOPICS
 from soulchat.topics import (
+    TOPICS,
     TOPIC_CUES,
     TOPIC_LABELS,
     UNKNOWN,

@@ -17,9 +17,9 @@ import pytest
 
 from soulchat import safety
 from soulchat.chat import EndpointBackend
-from soulchat.fake_server import FakeOpenAIServer
+from soulchat.chat.web import build_app, launch
 from soulchat.safety import SafetyLog
-from soulchat.web import build_app, launch
+from soulchat.testing.fake_server import FakeOpenAIServer
 
 MODEL_REPLY = "我在听。能和我说说，这种感觉是从什么时候开始的吗？"
 BENIGN = "最近工作压力很大，晚上总是睡不着"

@@ -24,6 +24,9 @@ from .dialogue import (
 )
 from .errors import SoulChatError
 from .templates import TEMPLATES, ChatTemplate, TemplateError, add_special_tokens, get_template
+from ._moved import install as _install_moved_names
+
+_install_moved_names()  # soulchat.web, soulchat.fake_server, soulchat.data: old names, one more release
 
 #: name -> module that defines it, imported on first access (PEP 562)
 _LAZY = {

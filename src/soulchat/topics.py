@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .data import TOPICS
+from .bundled import TOPICS
 
 UNKNOWN = "未知"
 SOURCES = ("input", "keywords", "request", "dialogue", "unknown")

@@ -2,8 +2,10 @@
 
 `Cleaner(config, work_dir=...)` takes `Candidate`s from `iter_candidates(paths)` (a rewrite folder's
 result log or multi-turn files) and returns an `Outcome` for each, rejected ones with the `code` of
-their first `Dialogue.problems()` (or the filter's own reason); `soulchat.corpus.build_corpus` runs
-the whole step and writes kept dialogues, rejects with reasons, and a report.
+their first `Dialogue.problems()` (or the filter's own reason). The duplicate index lives in work
+files under `work_dir` that the cleaner owns: use it as a context manager (or `close(discard=True)`)
+and it deletes them. `soulchat.corpus.build_corpus` runs the whole step and writes kept dialogues,
+rejects with reasons, and a report.
 """
 
 from .dedup import MinHasher, NearDuplicateIndex, normalize

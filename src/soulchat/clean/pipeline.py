@@ -168,7 +168,13 @@ class CleanReport:
 
 
 class Cleaner:
-    """Stateful only through the duplicate index; call `clean(candidate)` once per dialogue, in order."""
+    """Stateful only through the duplicate index; call `clean(candidate)` once per dialogue, in order.
+
+    The duplicate index lives in work files under `work_dir` that belong to the cleaner alone
+    (`work_files`). `close(discard=True)` deletes them; as a context manager the cleaner closes on exit
+    and discards them when the block finished without an exception (after a crash they stay, to look at;
+    a rerun of the build starts the clean pass afresh and does not read them).
+    """
 
     def __init__(
         self,
@@ -182,10 +188,14 @@ class Cleaner:
         self.detector = crisis_detector
         if self.detector is None and self.config.crisis_policy != "off":
             self.detector = default_crisis_detector(self.config.crisis_model)
+        work_dir = Path(work_dir)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.work_files: list[Path] = [work_dir / "dedup-ids.txt"]
         self.dedup = None
         if self.config.dedup != "off":
+            self.work_files.append(work_dir / "signatures.bin")
             self.dedup = NearDuplicateIndex(
-                Path(work_dir) / "signatures.bin",
+                work_dir / "signatures.bin",
                 threshold=self.config.near_threshold,
                 num_perm=self.config.num_perm,
                 bands=self.config.bands,
@@ -193,13 +203,22 @@ class Cleaner:
             )
         # row -> id, only to name the earlier dialogue of a duplicate: ids on disk, 8 bytes per row here
         self._id_offsets = array("Q")
-        Path(work_dir).mkdir(parents=True, exist_ok=True)
-        self._ids = open(Path(work_dir) / "dedup-ids.txt", "w+b")
+        self._ids = open(work_dir / "dedup-ids.txt", "w+b")
 
-    def close(self) -> None:
+    def close(self, discard: bool = False) -> None:
+        """Close the work files; with `discard`, also delete them. Safe to call more than once."""
         if self.dedup is not None:
             self.dedup.close()
         self._ids.close()
+        if discard:
+            for path in self.work_files:
+                path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Cleaner:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        self.close(discard=exc_type is None)
 
     def _earlier_id(self, row: int) -> str:
         self._ids.flush()

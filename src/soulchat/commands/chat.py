@@ -196,7 +196,7 @@ def run_web(args: argparse.Namespace) -> int:
     import logging
 
     from ..backends import EndpointBackend
-    from ..web import build_app, launch
+    from ..chat.web import build_app, launch
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("soulchat.chat").setLevel(logging.INFO)  # operators see each flag (no text)

@@ -65,7 +65,7 @@ def run_samples(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from ..train.collator import SoulChatCollator
-    from ..data import SAMPLE_DIALOGUES
+    from ..bundled import SAMPLE_DIALOGUES
     from ..io import read_dialogues
     from ..templates import add_special_tokens, get_template
 

@@ -169,10 +169,10 @@ def _clean_pass(
         shutil.rmtree(work)
     work.mkdir(parents=True)
     (output / "cleaning").mkdir(parents=True, exist_ok=True)
-    cleaner = Cleaner(clean_config, work_dir=work, crisis_detector=detector)
     stats = CorpusStats(wordcloud_dialogues=build.wordcloud_dialogues if build.plots else 0)
     hashes, samples = [], []
-    try:
+    # the cleaner deletes its own work files (the duplicate index) when the pass finishes
+    with Cleaner(clean_config, work_dir=work, crisis_detector=detector) as cleaner:
         with open(work / "kept.jsonl", "w", encoding="utf-8") as kept, open(
             output / "cleaning" / "rejects.jsonl", "w", encoding="utf-8"
         ) as rejects:
@@ -190,12 +190,8 @@ def _clean_pass(
                 stats.add(outcome.dialogue, candidate.origin, topic_source=topic.source)
                 hashes.append(split_hash(record["id"], build.split_salt))
                 samples.append(outcome.dialogue.rounds)
-    finally:
-        cleaner.close()
     np.save(work / "split-hashes.npy", np.array(hashes, dtype=np.int64))
     np.save(work / "split-samples.npy", np.array(samples, dtype=np.int32))
-    (work / "signatures.bin").unlink(missing_ok=True)
-    (work / "dedup-ids.txt").unlink(missing_ok=True)
     return cleaner.report, stats
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ..data import TOPICS
-from ..topics import SOURCE_NAMES, SOURCES, UNKNOWN
+from ..topics import SOURCE_NAMES, SOURCES, TOPICS, UNKNOWN
 from .figures import draw_figures
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "dataset_card.md"

@@ -15,7 +15,7 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from ..data import TOPICS
+from ..topics import TOPICS
 from ..errors import SoulChatError
 
 KNOWN_FONTS = (

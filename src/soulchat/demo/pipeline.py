@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..commands._common import say
-from ..data import SAMPLE_DIALOGUES, SAMPLE_SINGLE_TURN
+from ..bundled import SAMPLE_DIALOGUES, SAMPLE_SINGLE_TURN
 from ..errors import SoulChatError
 from . import smollm2
 

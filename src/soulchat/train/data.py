@@ -37,7 +37,7 @@ def load_split(data: DataArguments, split: str, rejects: Path | None = None):
     (soulchat.io): a bad record stops the run naming its file and line, or, with
     `data.skip_invalid`, goes with its reason to `rejects` and the rest is trained on."""
     if data.dataset == SAMPLE:
-        from ..data import SAMPLE_DIALOGUES
+        from ..bundled import SAMPLE_DIALOGUES
 
         files = [Path(SAMPLE_DIALOGUES)]
     else:

@@ -11,8 +11,8 @@ import logging
 import os
 import time
 
-from .backends import ChatBackendError, GenerationSettings
-from .chat import ChatSession
+from ..backends import ChatBackendError, GenerationSettings
+from .session import ChatSession
 
 logger = logging.getLogger("soulchat.web")
 TITLE = "SoulChat 心理倾诉"
@@ -34,7 +34,7 @@ def build_app(
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read at import time and at launch
     import gradio as gr
 
-    from . import safety
+    from .. import safety
 
     settings = settings or GenerationSettings()
 

@@ -1,16 +1,19 @@
 """Small bundled data written for this project (not taken from any public corpus).
 
-* `sample/dialogues.jsonl`: 60 multi-turn empathy dialogues, 8–20 turns each, over the paper's
+* `dialogues.jsonl`: 60 multi-turn empathy dialogues, 8–20 turns each, over the paper's
   12 topics, in the released SoulChatCorpus record shape `{"id", "topic", "messages"}`.
-* `sample/psyqa.jsonl`: 24 single-turn counseling questions with long answers (PsyQA shape), the
+* `psyqa.jsonl`: 24 single-turn counseling questions with long answers (PsyQA shape), the
   input of the rewrite step.
+
+Was `soulchat.data` (that name still imports, with a DeprecationWarning, for one release);
+`soulchat.train.data` is training-data processing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-SAMPLE_DIR = Path(__file__).parent / "sample"
+SAMPLE_DIR = Path(__file__).parent
 SAMPLE_DIALOGUES = SAMPLE_DIR / "dialogues.jsonl"
 SAMPLE_SINGLE_TURN = SAMPLE_DIR / "psyqa.jsonl"
 

