@@ -289,8 +289,8 @@ def test_key_index_first_writer_wins_across_flushes():
 def test_default_crisis_detector_is_the_rule_layer_unless_asked(tmp_path):
     from soulchat.clean.pipeline import default_crisis_detector
 
-    # the n-gram model flags this; the rules do not (see docs/safety.md, the learned layer)
-    text = "还是忍不住又割了"
+    # the crisis model flags this; the rules do not (see docs/safety.md, the crisis model)
+    text = "想找个没人的地方一直走下去"
     from soulchat import safety
 
     assert safety.assess(text).flagged and not safety.assess(text, model=False).flagged

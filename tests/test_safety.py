@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from soulchat import safety
-from soulchat.fake_server import FakeOpenAIServer
+from soulchat.testing import FakeOpenAIServer
 from soulchat.safety.evaluation import errors, read_labelled, score
 from soulchat.safety.judge import JudgeConfig, LLMJudge
 
@@ -22,17 +22,29 @@ HOLDOUT4_RECALL_FLOOR = 0.42
 TUNED_SETS = ["safety_dev.jsonl", "safety_holdout.jsonl", "safety_holdout2.jsonl", "safety_holdout3.jsonl"]
 
 
+# The whole detector (rules + the crisis model, calibrated on real data: docs/safety.md) on the sets
+# the rules were tuned on: measured 2026-12-06, the floors 0.01 under (regression guards). Its
+# precision here is lower than the rules' alone: the model's crisis reply is set for precision 0.80
+# on real text, and these sets are dense with hard negatives written to fool a detector.
+DETECTOR_PRECISION_FLOORS = {"safety_dev.jsonl": 0.88, "safety_holdout.jsonl": 0.94, "safety_holdout2.jsonl": 0.77,
+                             "safety_holdout3.jsonl": 0.92}
+
+
 @pytest.mark.parametrize("name", TUNED_SETS)
 def test_labelled_sets_meet_thresholds(name):
     rows = read_labelled(DATA / name)
-    scores = score(rows)
-    # any_risk decides whether the safe reply is shown: the figure that matters most
-    assert scores["flagged"].recall >= 0.98, errors(rows)
-    assert scores["flagged"].precision >= 0.95, errors(rows)
-    assert scores["user_risk"].recall >= 0.95, errors(rows)
+    rules = lambda texts: [safety.assess(t, model=False) for t in texts]
+    ruled = score(rows, rules)
+    # the rule layer keeps what it was tuned to: every risk message, every category
+    assert ruled["flagged"].recall >= 0.98, errors(rows, rules)
+    assert ruled["flagged"].precision >= 0.95, errors(rows, rules)
     for category in safety.CATEGORIES:
-        assert scores[category].recall >= 0.90, (category, errors(rows))
-        assert scores[category].precision >= 0.90, (category, errors(rows))
+        assert ruled[category].recall >= 0.90, (category, errors(rows, rules))
+        assert ruled[category].precision >= 0.90, (category, errors(rows, rules))
+    # the model only adds flags: nothing the rules caught is lost
+    scores = score(rows)
+    assert scores["flagged"].recall >= ruled["flagged"].recall and scores["user_risk"].recall >= 0.95
+    assert scores["flagged"].precision >= DETECTOR_PRECISION_FLOORS[name], errors(rows)
 
 
 def test_dev_set_shape():
@@ -58,9 +70,12 @@ def test_holdout3_shape():
 def test_holdout4_is_a_recall_floor_not_a_target():
     """holdout4 was written after tuning on holdout3 and measured once (docs/safety.md): it is the
     honest estimate for unseen phrasings. This only guards against regressions below what was measured."""
-    scores = score(read_labelled(DATA / "safety_holdout4.jsonl"))
-    assert scores["flagged"].precision >= 0.90
-    assert scores["flagged"].recall >= HOLDOUT4_RECALL_FLOOR
+    rows = read_labelled(DATA / "safety_holdout4.jsonl")
+    ruled = score(rows, lambda texts: [safety.assess(t, model=False) for t in texts])
+    assert ruled["flagged"].precision >= 0.90 and ruled["flagged"].recall >= HOLDOUT4_RECALL_FLOOR
+    # rules + model, measured 2026-12-06: recall 0.800 at precision 0.800; floors 0.01 under
+    scores = score(rows)
+    assert scores["flagged"].recall >= 0.79 and scores["flagged"].precision >= 0.79
 
 
 # -- categories, spans, variants ----------------------------------------------------------

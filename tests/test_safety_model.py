@@ -183,7 +183,7 @@ def test_shipped_detector_reads_the_conversation():
     assert safety.assess("嗯", context=earlier).follow_up
     assert not safety.assess("嗯").follow_up and not safety.assess("嗯").flagged
     # ordinary talk stays ordinary in an ordinary conversation
-    calm = safety.assess("周末打算去爬山", context=["最近工作有点忙", "和同事相处还行"])
+    calm = safety.assess("周末去爬山了，风景很好", context=["最近工作有点忙", "和同事相处还行"])
     assert not calm.flagged and not calm.check_in and not calm.follow_up
 
 
