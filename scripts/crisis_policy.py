@@ -3,7 +3,7 @@
     python scripts/crisis_policy.py                      # the bundled dialogues (= the demo's corpus) and PsyQA sample
     python scripts/crisis_policy.py rewrite/ more.jsonl  # any `soulchat build` inputs
 
-For each detector (soulchat.safety.assess: its rules, the corpus default; rules + n-gram model,
+For each detector (soulchat.safety.assess: its rules, the corpus default; rules + crisis model,
 `--crisis-model`), it builds the corpus with `soulchat.corpus.build_corpus` under both policies,
 with `soulchat build`'s default split settings (what `soulchat demo` trains and evaluates on), and
 prints: dialogues and samples kept per split, which dialogues are flagged, by whose turn (user,
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     paths = args.inputs or [str(SAMPLE_DIALOGUES)]
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        for model, name in ((False, "rules (corpus default)"), (True, "rules + n-gram model (--crisis-model)")):
+        for model, name in ((False, "rules (corpus default)"), (True, "rules + crisis model (--crisis-model)")):
             detector = default_crisis_detector(model)
             results = measure(paths, model, Path(tmp))
             flagged = flagged_dialogues(paths, detector)
