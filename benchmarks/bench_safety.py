@@ -57,23 +57,26 @@ def main() -> None:
         return (f"median {statistics.median(latencies) * 1e3:.2f} ms, p99 {latencies[int(0.99 * len(latencies))] * 1e3:.2f} ms, "
                 f"max {latencies[-1] * 1e3:.2f} ms")
 
+    # Wall time, and the process's CPU time (one thread: on an idle machine they agree; on a busy one
+    # the CPU time is what the turn itself cost, the wall time adds the waiting)
+    def timed(call, items):
+        wall, cpu = [], []
+        for item in items:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            call(item)
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        return f"wall {percentiles(wall)}; CPU {percentiles(cpu)}"
+
     turns = texts[:args.turns]
     for label, model in (("rules only", False), ("rules + model, turn alone", True)):
-        latencies = []
-        for text in turns:
-            start = time.perf_counter()
-            safety.assess(text, model=model)
-            latencies.append(time.perf_counter() - start)
-        print(f"per-turn latency, {label}, over {len(turns)} new turns: {percentiles(latencies)}")
+        fresh = [f"{text}（{label[:5]}）" for text in turns]  # no memo hits
+        print(f"per-turn latency, {label}, over {len(turns)} new turns: {timed(lambda t: safety.assess(t, model=model), fresh)}")
     # conversations: each turn judged with the three user turns before it (fresh texts, so no memo hits
     # for the new turn; the earlier turns' verdicts and embeddings are cached, as in a real chat)
     conversation = [f"{text}（{i}）" for i, text in enumerate(turns)]
-    latencies = []
-    for i, text in enumerate(conversation):
-        start = time.perf_counter()
-        safety.assess(text, context=conversation[max(0, i - 3):i])
-        latencies.append(time.perf_counter() - start)
-    print(f"per-turn latency, rules + model in conversation context, over {len(turns)} turns: {percentiles(latencies)} "
+    result = timed(lambda i: safety.assess(conversation[i], context=conversation[max(0, i - 3):i]), range(len(conversation)))
+    print(f"per-turn latency, rules + model in conversation context, over {len(turns)} turns: {result} "
           "(goal: p99 <= 10 ms on one thread)")
 
     sentence = "我最近工作压力很大，每天加班到很晚，回家以后也睡不好。"
