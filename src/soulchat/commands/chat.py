@@ -27,13 +27,9 @@ HELP = "commands: /reset  new conversation · /save FILE  write it as JSON · /e
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..templates import TEMPLATES
-
     parser.add_argument("--model", required=True, metavar="PATH_OR_URL",
                         help="local model folder, or an OpenAI-compatible endpoint URL (http://…/v1)")
-    parser.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder on top of --model (local models)")
-    parser.add_argument("--template", default="soulchat", choices=sorted(TEMPLATES),
-                        help="chat template the model was trained with (local models; default: %(default)s)")
+    add_local_model_arguments(parser)
     parser.add_argument("--endpoint-model", metavar="NAME",
                         help="model name at the endpoint (default: the first one it lists)")
     parser.add_argument("--top-p", type=number(above=0, maximum=1), default=0.75,
@@ -44,6 +40,20 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-length", type=integer(16), default=1536,
                         help="prompt budget in tokens; oldest rounds are cut first (default: %(default)s)")
     add_request_arguments(parser)
+    add_safety_arguments(parser)
+
+
+def add_local_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a local model folder is loaded (`chat`, `web`, `serve`)."""
+    from ..templates import TEMPLATES
+
+    parser.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder on top of --model (local models)")
+    parser.add_argument("--template", default="soulchat", choices=sorted(TEMPLATES),
+                        help="chat template the model was trained with (local models; default: %(default)s)")
+
+
+def add_safety_arguments(parser: argparse.ArgumentParser) -> None:
+    """The safety layer's locale and flag log (`chat`, `web`, `serve`)."""
     parser.add_argument("--locale", default="zh-CN", help="locale of safety replies and hotlines (default: %(default)s)")
     parser.add_argument("--flag-log", metavar="FILE",
                         help="append every safety flag to this JSON Lines file, checked for writing at start-up; "
@@ -186,18 +196,18 @@ def run_web(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _check(args)
-    _check_port(args.host, args.port)
+    check_port(args.host, args.port)
     backend = _backend(args)
     concurrency = args.concurrency or (32 if isinstance(backend, EndpointBackend) else 1)
     app = build_app(backend, settings=settings, locale=args.locale, concurrency=concurrency,
                     flag_log=_flag_log(args))
-    _check_port(args.host, args.port)  # loading a model takes a while: someone may have taken it since
+    check_port(args.host, args.port)  # loading a model takes a while: someone may have taken it since
     say(f"serving on http://{args.host}:{args.port} (Ctrl-C to stop)")
     launch(app, host=args.host, port=args.port, block=True)
     return 0
 
 
-def _check_port(host: str, number: int) -> None:
+def check_port(host: str, number: int) -> None:
     """Fail before "serving on …" when the address cannot be bound (in use, no such interface)."""
     import socket
 
