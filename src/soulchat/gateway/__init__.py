@@ -9,7 +9,7 @@ things the gateway adds); the wire format is in protocol.py, the HTTP side in ap
 docs/serving.md.
 """
 
-from .app import Gateway, build_app
+from .app import Gateway, build_app, running
 from .protocol import ApiError, Limits
 
-__all__ = ["ApiError", "Gateway", "Limits", "build_app"]
+__all__ = ["ApiError", "Gateway", "Limits", "build_app", "running"]

@@ -271,3 +271,26 @@ def _log(chat: ChatRequest | None, status: int, soulchat: dict | None, started: 
 def new_key() -> str:
     """A random key, for docs and tests (`python -c 'from soulchat.gateway.app import new_key; print(new_key())'`)."""
     return "sk-soulchat-" + uuid.uuid4().hex
+
+
+@contextlib.contextmanager
+def running(app, host: str = "127.0.0.1", port: int = 0):
+    """Serve `app` with uvicorn in a thread for as long as the block runs; yields its /v1 URL
+    (tests, benchmarks, notebooks; `soulchat serve` runs uvicorn in the foreground instead)."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the gateway could not start on {host}:{port}")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()
+    try:
+        yield f"http://{bound[0]}:{bound[1]}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
