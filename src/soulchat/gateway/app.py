@@ -162,7 +162,7 @@ async def _streamed(request, gateway: Gateway, chat: ChatRequest, turn: Turn, st
                "cache-control": "no-cache"}
 
     async def body():
-        status, soulchat, sent = 200, None, False
+        status, soulchat, sent, pending = 200, None, False, ""
         try:
             yield chunk(chat, {"role": "assistant", "content": ""})
             event = first
@@ -170,28 +170,40 @@ async def _streamed(request, gateway: Gateway, chat: ChatRequest, turn: Turn, st
                 if event.kind == "chunk":
                     piece = event.chunk
                     if piece.replaced:  # what was shown passed the check; the fallback follows it
-                        delta = ("\n\n" if sent else "") + piece.text
+                        delta = ("\n\n" if sent or pending else "") + piece.text
                     else:
                         delta = piece.delta
-                    if turn.first and not sent:
+                    if turn.first and not (sent or pending):
                         delta = disclosure_prefix(gateway.locale) + delta
-                    if delta:
-                        sent = True
-                        yield chunk(chat, {"content": delta},
-                                    soulchat={"action": "replaced"} if piece.replaced else None)
+                    if piece.replaced:
+                        if pending:
+                            yield chunk(chat, {"content": pending})
+                        pending, sent = "", True
+                        yield chunk(chat, {"content": delta}, soulchat={"action": "replaced"})
+                    else:
+                        pending += delta
                 elif event.kind == "error":
+                    if pending:
+                        yield chunk(chat, {"content": pending})
                     error = upstream_error(event.error)
                     status = error.status
                     yield error_event(error)
                     return
                 else:
                     soulchat = summary(event.record, turn.first)
-                    if turn.first and not sent:  # an empty reply still carries the disclosure
-                        yield chunk(chat, {"content": disclosure_prefix(gateway.locale).rstrip()})
+                    if turn.first and not (sent or pending):  # an empty reply still carries the disclosure
+                        pending = disclosure_prefix(gateway.locale).rstrip()
+                    if pending:
+                        yield chunk(chat, {"content": pending})
                     yield chunk(chat, {}, finish_reason="stop", soulchat=soulchat)
                     yield DONE
                     return
-                event = await events.__anext__()
+                event = turn.ready()
+                if event is None:  # nothing more yet: send what came, wait for the next piece
+                    if pending:
+                        yield chunk(chat, {"content": pending})
+                        pending, sent = "", True
+                    event = await events.__anext__()
         except BaseException:  # the client left (cancelled) or the server stops
             status = 499
             turn.cancel()

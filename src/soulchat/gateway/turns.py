@@ -132,6 +132,13 @@ class Turn:
             if event.kind != "chunk":
                 return
 
+    def ready(self) -> Event | None:
+        """The next event if it has already arrived (pieces that came together go out together)."""
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
     def cancel(self) -> None:
         self._cancelled.set()
         self._future.cancel()  # not started yet: never starts
