@@ -145,6 +145,7 @@ def run_serve(args: argparse.Namespace) -> int:
     check_port(args.host, args.port)  # loading a model takes a while: someone may have taken it since
     say(f"serving {args.model} on http://{args.host}:{args.port}/v1 "
         f"({'API key required' if keys else 'no API key: loopback only'}; Ctrl-C to stop)")
+    # Front-ends keep their connections; a short keep-alive races with their next request when busy.
     uvicorn.run(build_app(gateway), host=args.host, port=args.port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=5)
+                timeout_keep_alive=30, timeout_graceful_shutdown=5)
     return 0
