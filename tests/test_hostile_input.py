@@ -291,9 +291,6 @@ BATTERY = [
     ("web --model {url} --flag-log folder", 2, "--flag-log folder: is a folder"),
     ("web --model {url} --concurrency 0", 2, "--concurrency: must be at least 1"),
     ("web --model ./nowhere", 1, "--model: no such folder"),
-    # -- recipes (was missing from the battery)
-    ("recipes", 2, "the following arguments are required: ACTION"),
-    ("recipes copy nosuch {out}", 1, "no recipe 'nosuch'; known recipes:"),
     # -- serve: checked before a model is loaded or a port is bound
     ("serve", 2, "the following arguments are required: --model"),
     ("serve --model ./nowhere", 1, "--model: no such folder"),
