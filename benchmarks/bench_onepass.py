@@ -24,7 +24,7 @@ from collections import Counter
 
 import torch
 
-from soulchat.collator import encode_rows
+from soulchat.train.collator import EncodingSettings, encode
 from soulchat.data import SAMPLE_DIALOGUES
 from soulchat.dialogue import PSYCHOLOGIST, USER
 from soulchat.io import read_dialogues
@@ -36,11 +36,11 @@ def rows(dialogues, tokenizer, mask):
     out = []
     for dialogue in dialogues:
         if mask == "all":
-            out += encode_rows({"messages": dialogue.to_messages()}, tokenizer, "native", mask="all", stats=stats)
+            out += [r.as_dict() for r in encode({"messages": dialogue.to_messages()}, tokenizer, EncodingSettings("native", mask="all"), stats)]
         else:
             for k in range(dialogue.rounds):
                 messages = {"messages": dialogue.to_messages()[: 2 * (k + 1)]}
-                out += encode_rows(messages, tokenizer, "native", mask="final", stats=stats)
+                out += [r.as_dict() for r in encode(messages, tokenizer, EncodingSettings("native"), stats)]
     return out, stats
 
 

@@ -161,8 +161,8 @@ def main() -> int:
                                  "--model-delay", str(args.model_delay)], env=env, stdout=subprocess.DEVNULL)
     log = open(os.environ.get("BENCH_SERVE_LOG", os.devnull), "w")  # one line per request (no text)
     gateway = subprocess.Popen(
-        [sys.executable, "-m", "soulchat.cli", "serve", "--model", "fake", "--port", str(gw_port),
-         "--base-url", f"http://127.0.0.1:{up_port}/v1", "--concurrency", str(args.clients), "--max-attempts", "1"],
+        [sys.executable, "-m", "soulchat.cli", "serve", "--base-url", f"http://127.0.0.1:{up_port}/v1",
+         "--model", "fake", "--port", str(gw_port), "--concurrency", str(args.clients), "--max-attempts", "1"],
         env=env, stderr=log)
     try:
         direct_url, gateway_url = f"http://127.0.0.1:{up_port}/v1", f"http://127.0.0.1:{gw_port}/v1"

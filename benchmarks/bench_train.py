@@ -22,7 +22,7 @@ import types
 
 import torch
 
-from soulchat.collator import tokenize_function
+from soulchat.train.collator import tokenize_function
 from soulchat.data import SAMPLE_DIALOGUES
 from soulchat.dialogue import parse_input
 from soulchat.io import read_dialogues

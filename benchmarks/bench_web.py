@@ -109,7 +109,7 @@ def main() -> int:
     # The page runs as its own process (`soulchat web`, as deployed) so that the 20 clients here
     # do not share its interpreter lock.
     web = subprocess.Popen(
-        [sys.executable, "-m", "soulchat.cli", "web", "--model", server.base_url, "--endpoint-model", "fake",
+        [sys.executable, "-m", "soulchat.cli", "web", "--base-url", server.base_url, "--model", "fake",
          "--port", str(port), "--concurrency", str(args.concurrency)],
         env=dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", "")),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

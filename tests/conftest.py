@@ -50,6 +50,14 @@ def trained_tokenizer():
 
 
 @pytest.fixture(scope="session")
+def trained_tokenizer_folder(tmp_path_factory):
+    """`train_tokenizer()` saved as a folder, for commands that take `--tokenizer FOLDER`."""
+    folder = tmp_path_factory.mktemp("trained-tokenizer")
+    testing.train_tokenizer().save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
 def qwen():
     """Qwen's real vocabulary (pad == eos == <|endoftext|>) with the templates' tokens added."""
     return testing.qwen_tokenizer()

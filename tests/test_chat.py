@@ -17,7 +17,7 @@ from soulchat.chat import (
     load_backend,
 )
 from soulchat.cli import build_parser
-from soulchat.collator import IGNORE_INDEX, encode_example
+from soulchat.train.collator import IGNORE_INDEX, encode_example
 from soulchat.commands.chat import run_chat
 from soulchat.dialogue import Dialogue
 from soulchat.fake_server import FakeOpenAIServer, Reply
@@ -289,8 +289,9 @@ def test_reset_and_export_messages(tmp_path):
 
 
 # ----------------------------------------------------------------------------- terminal
-def terminal(server, lines, *extra):
-    args = build_parser().parse_args(["chat", "--model", server.base_url, "--endpoint-model", "m", *extra])
+def terminal(server, lines, *extra, old_form=False):
+    model = ["--model", server.base_url, "--endpoint-model", "m"] if old_form else ["--base-url", server.base_url, "--model", "m"]
+    args = build_parser().parse_args(["chat", *model, *extra])
     stdout = io.StringIO()
     code = run_chat(args, stdin=io.StringIO("".join(line + "\n" for line in lines)), stdout=stdout)
     return code, stdout.getvalue()
@@ -307,6 +308,37 @@ def test_terminal_shows_disclosure_first_and_handles_commands(tmp_path):
     assert json.loads(first.read_text())["messages"][0]["content"] == BENIGN
     assert [m["content"] for m in json.loads(second.read_text())["messages"]] == ["晚安", MODEL_REPLY]
     assert len(server.requests) == 2  # "/exit" ended the chat before "never read"
+
+
+def test_the_old_endpoint_flags_still_work_with_a_deprecation_message(capsys):
+    """`--model URL --endpoint-model NAME` is read as `--base-url URL --model NAME` for one release."""
+    with serve(MODEL_REPLY) as server:
+        code, out = terminal(server, [BENIGN], old_form=True)
+    assert code == 0 and "心理咨询师：" + MODEL_REPLY in out
+    assert server.requests[0]["model"] == "m"
+    assert f"--model URL is deprecated; use --base-url {server.base_url} --model m" in capsys.readouterr().err
+
+
+def test_chat_without_a_model_or_endpoint_says_so(monkeypatch):
+    from soulchat.commands._common import UsageError
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(UsageError, match="pass --model FOLDER .* or --base-url URL"):
+        run_chat(build_parser().parse_args(["chat"]), stdin=io.StringIO(""), stdout=io.StringIO())
+
+
+def test_one_backend_layer():
+    """Evaluation, chat and the web page share soulchat.backends; soulchat.chat.backends re-exports it."""
+    from soulchat import backends
+    from soulchat.chat import backends as old
+    from soulchat.evaluation.generation import Decoding
+
+    assert old.TransformersBackend is backends.TransformersBackend and old.load_backend is backends.load_backend
+    assert issubclass(Decoding, backends.GenerationSettings)
+    paper = Decoding()
+    assert (paper.top_p, paper.temperature, paper.max_length) == (0.75, 0.95, 1536)
+    args = build_parser().parse_args(["eval", "--test", "t.jsonl", "--output", "o", "--model", "m"])
+    assert args.max_source_length == 1536 and (args.top_p, args.temperature) == (0.75, 0.95)
 
 
 def test_terminal_crisis_turn_and_withdrawn_reply(tmp_path):

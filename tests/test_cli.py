@@ -35,8 +35,8 @@ def test_console_script_is_installed():
     assert done.returncode == 0 and "glm4" in done.stdout and "not prefix-consistent" in done.stdout
 
 
-def test_samples_of_the_bundled_dialogues(tmp_path, capsys, sample_dialogues):
-    assert main(["samples", "--output", str(tmp_path), "--tokenizer", "trained", "--template", "chatglm2"]) == 0
+def test_samples_of_the_bundled_dialogues(tmp_path, capsys, sample_dialogues, trained_tokenizer_folder):
+    assert main(["samples", "--output", str(tmp_path), "--tokenizer", trained_tokenizer_folder, "--template", "chatglm2"]) == 0
     summary = json.loads((tmp_path / "samples-summary.json").read_text())
     assert summary["dialogues"] == len(sample_dialogues)
     assert summary["samples"] == summary["encoded"] == sum(d.rounds for d in sample_dialogues)
@@ -47,11 +47,11 @@ def test_samples_of_the_bundled_dialogues(tmp_path, capsys, sample_dialogues):
     assert "trained tokens" in err and "[Round 1]" in err
 
 
-def test_samples_reports_rejected_lines_and_goes_on(tmp_path, capsys):
+def test_samples_reports_rejected_lines_and_goes_on(tmp_path, capsys, trained_tokenizer_folder):
     data = tmp_path / "d.jsonl"
     good = {"messages": [{"role": "user", "content": "我好累"}, {"role": "assistant", "content": "辛苦了"}]}
     data.write_text(json.dumps(good, ensure_ascii=False) + "\n{oops\n", encoding="utf-8")
-    assert main(["samples", "--data", str(data), "--output", str(tmp_path / "out"), "--tokenizer", "trained"]) == 0
+    assert main(["samples", "--data", str(data), "--output", str(tmp_path / "out"), "--tokenizer", trained_tokenizer_folder]) == 0
     assert f"rejected {data}:2: broken JSON" in capsys.readouterr().err
 
 

@@ -97,7 +97,7 @@ def test_pretokenized_rows_are_only_padded(char_tokenizer):
 def test_rows_without_trainable_tokens_are_dropped_loudly_and_counted(char_tokenizer, caplog):
     collator = SoulChatCollator(char_tokenizer)
     good = {"input": "用户：累\n心理咨询师：", "target": "抱抱"}
-    with caplog.at_level(logging.WARNING, logger="soulchat.collator"):
+    with caplog.at_level(logging.WARNING, logger="soulchat.train.collator"):
         batch = collator([good, {"input": "用户：累\n心理咨询师：", "target": "  "},
                           {"input_ids": [1, 2], "labels": [-100, -100]}])
     assert batch["input_ids"].shape[0] == 1

@@ -1,6 +1,7 @@
 import pytest
 
 from soulchat import PSYCHOLOGIST, USER, Dialogue, DialogueFormatError, Turn, parse_input, render_input
+from soulchat.dialogue import PROBLEM_CODES
 
 U, P = USER, PSYCHOLOGIST
 
@@ -122,21 +123,24 @@ def test_a_clean_dialogue_has_no_problems():
 
 
 @pytest.mark.parametrize(
-    "turns, problem",
+    "turns, problem, code",
     [
-        ([(P, "你好"), (U, "嗯"), (P, "嗯")], "does not start with a user turn"),
-        ([(U, "你好"), (P, "嗯"), (U, "嗯")], "does not end with a psychologist turn"),
-        ([(U, "你好"), (U, "在吗"), (P, "在")], "turns 1 and 2 are both user turns"),
-        ([(U, "你好"), (P, "嗯"), (P, "在")], "turns 2 and 3 are both psychologist turns"),
-        ([(U, "你好"), (P, "  ")], "turn 2 (psychologist) is empty"),
-        ([(U, "你好"), (P, "好的。用户：我也是")], "turn 2 (psychologist) contains a role label '用户："),
-        ([(U, "你好\nPsychologist: hi"), (P, "嗯")], "turn 1 (user) contains a role label"),
-        ([], "has no turns"),
+        ([(P, "你好"), (U, "嗯"), (P, "嗯")], "does not start with a user turn", "not_user_first"),
+        ([(U, "你好"), (P, "嗯"), (U, "嗯")], "does not end with a psychologist turn", "not_psychologist_last"),
+        ([(U, "你好"), (U, "在吗"), (P, "在")], "turns 1 and 2 are both user turns", "not_alternating"),
+        ([(U, "你好"), (P, "嗯"), (P, "在")], "turns 2 and 3 are both psychologist turns", "not_alternating"),
+        ([(U, "你好"), (P, "  ")], "turn 2 (psychologist) is empty", "empty_turn"),
+        ([(U, "你好"), (P, "好的。用户：我也是")], "turn 2 (psychologist) contains a role label '用户：", "leaked_role_label"),
+        ([(U, "你好\nPsychologist: hi"), (P, "嗯")], "turn 1 (user) contains a role label", "leaked_role_label"),
+        ([], "has no turns", "empty_turn"),
     ],
 )
-def test_problems_are_found_and_described(turns, problem):
+def test_problems_are_found_and_described(turns, problem, code):
     dialogue = Dialogue([Turn(r, c) for r, c in turns])
     assert any(p.startswith(problem) for p in dialogue.problems()), dialogue.problems()
+    # the code comes with the message (issue #14): rewording a message cannot change it
+    assert [p.code for p in dialogue.problems() if p.startswith(problem)] == [code]
+    assert code in PROBLEM_CODES
     with pytest.raises(DialogueFormatError, match="dialogue"):
         dialogue.validate()
 
@@ -145,6 +149,7 @@ def test_rounds_out_of_range_are_problems():
     dialogue = make("a", "b", "c", "d")
     assert dialogue.problems(min_rounds=3) == ["has 2 rounds, fewer than the minimum 3"]
     assert dialogue.problems(max_rounds=1) == ["has 2 rounds, more than the maximum 1"]
+    assert [p.code for p in dialogue.problems(min_rounds=3, max_rounds=1)] == ["too_few_rounds", "too_many_rounds"]
 
 
 # -------------------------------------------------------------------------- samples
@@ -194,3 +199,46 @@ def test_messages_and_record_round_trip(sample_dialogues):
 
 def test_to_text_uses_the_papers_labels():
     assert make("u", "p").to_text() == "用户：u\n心理咨询师：p"
+
+
+# ----------------------------------------------------------------------- conversions
+def test_history_and_messages_convert_one_way_each():
+    from soulchat.dialogue import history_messages, message_rounds
+
+    history = [("我好累", "辛苦了")]
+    messages = history_messages(history, "睡不着", "想聊聊吗")
+    assert messages == [{"role": "user", "content": "我好累"}, {"role": "assistant", "content": "辛苦了"},
+                        {"role": "user", "content": "睡不着"}, {"role": "assistant", "content": "想聊聊吗"}]
+    assert history_messages(history) == messages[:2] and history_messages(history, "睡不着") == messages[:3]
+    assert message_rounds(messages) == ([("我好累", "辛苦了"), ("睡不着", "想聊聊吗")], None)
+    parts = [{"role": "system", "content": "x"}, {"role": "assistant", "content": "orphan"},
+             {"role": "user", "content": [{"type": "text", "text": "在"}, {"type": "text", "text": "吗"}]}]
+    assert message_rounds(messages[:2] + parts) == ([("我好累", "辛苦了")], "在吗")
+
+
+@pytest.mark.parametrize(
+    "record, reason",
+    [
+        ([1], "expected an object, got list"),
+        ({"prompt": "x"}, r"expected \{input, target\} or \{messages\}, got keys \['prompt'\]"),
+        ({"input": "用户：累\n心理咨询师：", "target": None}, "'target' must be a non-empty string, got NoneType"),
+        ({"input": "用户：累\n心理咨询师：", "target": " "}, "'target' must be a non-empty string, got empty"),
+        ({"input": "用户：累\n心理咨询师："}, "'target' must be a non-empty string, got missing"),
+        ({"messages": [{"role": "user", "content": "a"}]}, "must alternate"),
+        ({"messages": "a"}, "'messages' must be a list"),
+    ],
+)
+def test_one_reading_of_a_sample_record(record, reason):
+    from soulchat.dialogue import exchange_from_record
+
+    with pytest.raises(DialogueFormatError, match=reason):
+        exchange_from_record(record)
+
+
+def test_sample_and_messages_records_give_the_same_exchange():
+    from soulchat.dialogue import exchange_from_record
+
+    dialogue = make("我好累", "辛苦了", "睡不着", "想聊聊吗")
+    (sample, last) = dialogue.samples()[-1], dialogue.exchanges()[-1]
+    assert exchange_from_record(sample) == exchange_from_record({"messages": dialogue.to_messages()}) == last
+    assert exchange_from_record({"input": sample["input"], "target": ""}, require_text=False)[2] == ""

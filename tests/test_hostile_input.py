@@ -6,7 +6,8 @@ request, 2 bad usage; no traceback ever reaches a user. Each row of BATTERY is
 fails for a subcommand without rows, so a new command inherits the contract with its first rows.
 
 Placeholders: {url} a loopback fake OpenAI server whose model name picks its behaviour (see
-`respond`), {closed} an endpoint where nothing listens, {out} a fresh output folder; other paths are
+`respond`), {closed} an endpoint where nothing listens, {out} a fresh output folder, {toy} the
+smoke-test recipe's tiny model (`--model_factory`); other paths are
 files written by `hostile` into the working directory of the test.
 """
 
@@ -98,10 +99,15 @@ def hostile(tmp_path_factory):
         "sheet.txt": "code,content\n",
         "metrics-wrong.json": '{"model": "m"}',
         "a-file": "not a folder",
+        "labelled.jsonl": '{"text": "你好", "label": null}\n',
+        "labelled-broken.jsonl": '{"text": "你好", "label": null}\n{oops\n',
     }
     for name, text in files.items():
         _write(root / name, text)
     (root / "folder").mkdir()
+    from soulchat import testing
+
+    testing.train_tokenizer().save_pretrained(root / "trained")  # `--tokenizer trained`
     (root / "adapter-only").mkdir()
     _write(root / "adapter-only" / "adapter_config.json", "{}")
     (root / "config-only").mkdir()
@@ -151,7 +157,7 @@ BATTERY = [
     ("samples --batch-size 0", 2, "--batch-size: must be at least 1"),
     ("samples --template nope", 2, "--template: invalid choice"),
     ("samples --tokenizer folder --output {out}", 1, "folder: --tokenizer: holds no tokenizer"),
-    ("samples --tokenizer nowhere --output {out}", 1, "expected 'qwen', 'trained' or a local tokenizer folder"),
+    ("samples --tokenizer nowhere --output {out}", 1, "expected a local model or tokenizer folder"),
     ("samples --output a-file --tokenizer trained", 2, "--output a-file: is a file; expected a folder"),
     # -- rewrite: inputs, settings, price tables
     ("rewrite empty.jsonl --output {out} --model m --dry-run", 1, "empty.jsonl: no records"),
@@ -204,27 +210,29 @@ BATTERY = [
     ("train --config folder", 1, "folder: is a folder; expected a file"),
     ("train --config missing.yaml", 1, "missing.yaml: no such file"),
     ("train", 2, "pass --config FILE.yaml"),
-    ("train --output {out} --dataset sample --max-steps -1", 2, "--max-steps: must be at least 1"),
-    ("train --output {out} --dataset sample --max-steps 0", 2, "--max-steps: must be at least 1"),
-    ("train --output {out} --dataset sample --eval_size -5", 2, "eval_size must be a fraction below 1"),
-    ("train --output {out} --dataset sample --max_source_length 2", 2, "max_source_length must be >= 16"),
-    ("train --output {out} --dataset sample --mask some", 2, "invalid choice"),
-    ("train --output {out} --dataset empty.jsonl --max-steps 1", 1, "empty.jsonl: no training rows: no records"),
-    ("train --output {out} --dataset blank.jsonl --max-steps 1", 1, "blank.jsonl: no training rows: no records"),
-    ("train --output {out} --dataset broken.jsonl --max-steps 1", 1, "broken.jsonl:2: broken JSON"),
-    ("train --output {out} --dataset gbk.jsonl --max-steps 1", 1, "gbk.jsonl:1: not valid UTF-8"),
-    ("train --output {out} --dataset deep.jsonl --max-steps 1", 1, "deep.jsonl:1: JSON nested too deeply"),
-    ("train --output {out} --dataset badrows.jsonl --max-steps 1", 1, "badrows.jsonl:1: 'messages' must be a list"),
-    ("train --output {out} --dataset null-target.jsonl --max-steps 1", 1, "null-target.jsonl:1: 'target' must be a non-empty string"),
-    ("train --output {out} --dataset mixed.jsonl --max-steps 1", 1, "mixed.jsonl:2: a record with keys ['id', 'messages']"),
-    ("train --output {out} --dataset badrows.jsonl --max-steps 1 --skip-invalid", 1, "no training rows: all 1 records are bad"),
-    ("train --output {out} --dataset missing.jsonl --max-steps 1", 1, "missing.jsonl: not a file or folder"),
-    ("train --output {out} --model_name_or_path nowhere/at/all --max-steps 1", 1, "model_name_or_path: no such folder"),
-    ("train --output {out} --model_name_or_path ./nowhere --max-steps 1", 1, "model_name_or_path: no such folder"),
-    ("train --output {out} --model_name_or_path nobody/nothing --max-steps 1", 1, "not in the Hugging Face cache, and the hub cannot be reached"),
-    ("train --output {out} --model_name_or_path adapter-only --max-steps 1", 1, "holds a LoRA adapter, not a model"),
-    ("train --output {out} --model_name_or_path config-only --max-steps 1", 1, "holds no weights"),
-    ("train --output {out} --model_name_or_path no-tokenizer --max-steps 1", 1, "holds no tokenizer"),
+    ("train --output {out} {toy} --dataset sample --max-steps -1", 2, "--max-steps: must be at least 1"),
+    ("train --output {out} {toy} --dataset sample --max-steps 0", 2, "--max-steps: must be at least 1"),
+    ("train --output {out} {toy} --dataset sample --eval_size -5", 2, "eval_size must be a fraction below 1"),
+    ("train --output {out} {toy} --dataset sample --max_source_length 2", 2, "max_source_length must be >= 16"),
+    ("train --output {out} {toy} --dataset sample --mask some", 2, "invalid choice"),
+    ("train --output {out} {toy} --dataset empty.jsonl --max-steps 1", 1, "empty.jsonl: no training rows: no records"),
+    ("train --output {out} {toy} --dataset blank.jsonl --max-steps 1", 1, "blank.jsonl: no training rows: no records"),
+    ("train --output {out} {toy} --dataset broken.jsonl --max-steps 1", 1, "broken.jsonl:2: broken JSON"),
+    ("train --output {out} {toy} --dataset gbk.jsonl --max-steps 1", 1, "gbk.jsonl:1: not valid UTF-8"),
+    ("train --output {out} {toy} --dataset deep.jsonl --max-steps 1", 1, "deep.jsonl:1: JSON nested too deeply"),
+    ("train --output {out} {toy} --dataset badrows.jsonl --max-steps 1", 1, "badrows.jsonl:1: 'messages' must be a list"),
+    ("train --output {out} {toy} --dataset null-target.jsonl --max-steps 1", 1, "null-target.jsonl:1: 'target' must be a non-empty string"),
+    ("train --output {out} {toy} --dataset mixed.jsonl --max-steps 1", 1, "mixed.jsonl:2: a record with keys ['id', 'messages']"),
+    ("train --output {out} {toy} --dataset badrows.jsonl --max-steps 1 --skip-invalid", 1, "no training rows: all 1 records are bad"),
+    ("train --output {out} {toy} --dataset missing.jsonl --max-steps 1", 1, "missing.jsonl: not a file or folder"),
+    ("train --output {out} --dataset sample --max-steps 1", 2, "no model to train: set model_name_or_path"),
+    ("train --output {out} {toy} --max-steps 1", 2, "no training data: set dataset"),
+    ("train --output {out} --dataset sample --model_name_or_path nowhere/at/all --max-steps 1", 1, "model_name_or_path: no such folder"),
+    ("train --output {out} --dataset sample --model_name_or_path ./nowhere --max-steps 1", 1, "model_name_or_path: no such folder"),
+    ("train --output {out} --dataset sample --model_name_or_path nobody/nothing --max-steps 1", 1, "not in the Hugging Face cache, and the hub cannot be reached"),
+    ("train --output {out} --dataset sample --model_name_or_path adapter-only --max-steps 1", 1, "holds a LoRA adapter, not a model"),
+    ("train --output {out} --dataset sample --model_name_or_path config-only --max-steps 1", 1, "holds no weights"),
+    ("train --output {out} --dataset sample --model_name_or_path no-tokenizer --max-steps 1", 1, "holds no tokenizer"),
     # -- eval
     ("eval --test empty.jsonl --model m --base-url {url} --output {out}", 1, "empty.jsonl: no test examples"),
     ("eval --test null-target.jsonl --model m --base-url {url} --output {out}", 1, "null-target.jsonl:1: 'target' must be a non-empty string, got NoneType"),
@@ -295,6 +303,7 @@ BATTERY = [
     ("serve", 2, "the following arguments are required: --model"),
     ("serve --model ./nowhere", 1, "--model: no such folder"),
     ("serve --model adapter-only", 1, "holds a LoRA adapter, not a model"),
+    ("serve --model {url}", 2, "an endpoint is named with --base-url URL --model NAME"),
     ("serve --model m --base-url {url} --host 0.0.0.0", 2, "serving beyond loopback needs an API key"),
     ("serve --model m --base-url {url} --port {busy}", 1, "cannot serve on 127.0.0.1:{busy}"),
     ("serve --model m --base-url {url} --port 70000", 2, "--port: must be at most 65535"),
@@ -322,6 +331,23 @@ BATTERY = [
     ("recipes copy soulchat-glm4-9b a-file", 1, "a-file: is a file, not a folder"),
     # -- safety (the detector's own rows are added with its rewrite)
     ("safety", 2, "the following arguments are required"),
+    ("safety eval empty.jsonl", 1, "empty.jsonl: holds no labelled row"),
+    ("safety eval blank.jsonl", 1, "blank.jsonl: holds no labelled row"),
+    ("safety eval broken.jsonl", 1, "broken.jsonl:1: \"text\" must be a string"),
+    ("safety eval labelled-broken.jsonl", 1, "labelled-broken.jsonl:2: broken JSON"),
+    ("safety eval gbk.jsonl", 1, "gbk.jsonl:1"),
+    ("safety eval deep.jsonl", 1, "deep.jsonl:1: JSON nested too deeply"),
+    ("safety eval missing.jsonl", 1, "missing.jsonl"),
+    ("safety eval folder", 1, "folder"),
+    ("safety eval labelled.jsonl --model corrupt.xlsx", 1, "corrupt.xlsx: not a soulchat crisis model"),
+    ("safety eval labelled.jsonl --model folder", 1, "folder: is a folder, not a crisis model file"),
+    ("safety eval labelled.jsonl --rules-only --model a-file", 2, "--rules-only and --model exclude each other"),
+    ("safety check --model missing.npz hi", 1, "missing.npz: no such crisis model file"),
+    ("safety train --real empty.jsonl --extra --out {out}/m.npz", 1, "empty.jsonl: holds no labelled row"),
+    ("safety train --real broken.jsonl --extra --out {out}/m.npz", 1, "broken.jsonl:1"),
+    ("safety train --real samples.jsonl --extra --out folder", 2, "--out folder: is a folder"),
+    ("safety train --real good.jsonl --extra --flag-recall 1.5 --out {out}/m.npz", 2, "--flag-recall"),
+    ("safety cv --real good.jsonl --extra --folds 1", 2, "--folds"),
 ]
 
 
@@ -331,7 +357,8 @@ def run_row(command: str, hostile, tmp_path, monkeypatch, capsys) -> tuple[int, 
     for name in ("OPENAI_BASE_URL", "SOULCHAT_API_KEY"):  # the rows say where requests go and which keys hold
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # never the network, even where it is up
-    line = command.format(url=hostile["url"], closed=hostile["closed"], busy=hostile["busy"], out=tmp_path / "out")
+    line = command.format(url=hostile["url"], closed=hostile["closed"], busy=hostile["busy"], out=tmp_path / "out",
+                          toy="--model_factory soulchat.testing:tiny_training_model")
     try:
         code = main(shlex.split(line))
     except SystemExit as exited:  # argparse: bad usage

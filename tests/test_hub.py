@@ -18,6 +18,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.hf_api import RepoFile
 
 from soulchat.hub import (
+    CardSources,
     PushError,
     push_corpus,
     push_model,
@@ -293,9 +294,9 @@ def test_push_model_uploads_adapter_tokenizer_template_generation_config_and_car
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     before = snapshot(adapter_run)
     hub = FakeHub()
-    result = push_model(adapter_run, "me/soulchat-lora", api=hub, corpus_repo="me/SoulChatCorpus",
+    result = push_model(adapter_run, "me/soulchat-lora", CardSources(corpus_repo="me/SoulChatCorpus",
                         metrics=adapter_run / "metrics.json", cehs=_judge_summary(adapter_run.parent / "cehs.json"),
-                        cehs_system="soulchat-lora", license="apache-2.0")
+                        cehs_system="soulchat-lora", license="apache-2.0"), api=hub)
     assert hub.named("create_repo")[0]["repo_type"] == "model"
     [commit] = hub.named("create_commit")
     assert set(commit["files"]) == {
@@ -317,16 +318,16 @@ def test_push_model_uploads_adapter_tokenizer_template_generation_config_and_car
         {"role": "user", "content": "u1"}, {"role": "assistant", "content": "p1"}, {"role": "user", "content": "u2"}])
     assert rendered == "用户：u1\n心理咨询师：p1\n用户：u2\n心理咨询师："
 
-    again = push_model(adapter_run, "me/soulchat-lora", api=hub, corpus_repo="me/SoulChatCorpus",
+    again = push_model(adapter_run, "me/soulchat-lora", CardSources(corpus_repo="me/SoulChatCorpus",
                        metrics=adapter_run / "metrics.json", cehs=adapter_run.parent / "cehs.json",
-                       cehs_system="soulchat-lora", license="apache-2.0")
+                       cehs_system="soulchat-lora", license="apache-2.0"), api=hub)
     assert again.uploaded == [] and len(hub.named("create_commit")) == 1
 
 
 def test_model_card_metadata_model_index_and_sections(adapter_run):
     hub = FakeHub()
-    push_model(adapter_run, "me/soulchat-lora", api=hub, corpus_repo="me/SoulChatCorpus",
-               metrics=adapter_run, cehs=_judge_summary(adapter_run.parent / "cehs.json"), cehs_system="soulchat-lora")
+    push_model(adapter_run, "me/soulchat-lora", CardSources(corpus_repo="me/SoulChatCorpus",
+               metrics=adapter_run, cehs=_judge_summary(adapter_run.parent / "cehs.json"), cehs_system="soulchat-lora"), api=hub)
     card = ModelCard(hub.named("create_commit")[0]["files"]["README.md"].decode())
     data = card.data
     assert data.base_model == "Qwen/Qwen2.5-7B-Instruct" and data.datasets == ["me/SoulChatCorpus"]

@@ -40,7 +40,7 @@ from pathlib import Path
 import pytest
 
 from soulchat import IGNORE_INDEX, testing
-from soulchat.collator import encode_dialogue, encode_example
+from soulchat.train.collator import EncodingSettings, encode, encode_example
 from soulchat.templates import get_template
 
 OFFICIAL = Path(__file__).parent / "data" / "official_templates"
@@ -128,8 +128,8 @@ def test_glm4_training_rows_are_the_official_fine_tuning_rows(n, glm4_tokenizer,
     expected = [IGNORE_INDEX if i > 0 and ids[i - 1] == assistant else label for i, label in enumerate(labels)]
     assert sum(label != IGNORE_INDEX for label in labels) - sum(label != IGNORE_INDEX for label in expected) == n
 
-    (row,) = encode_dialogue({"messages": messages}, tokenizer, "glm4")  # mask="all": every reply
-    assert row["input_ids"] == ids and row["labels"] == expected
+    (row,) = encode({"messages": messages}, tokenizer, EncodingSettings("glm4", mask="all"))  # every reply
+    assert row.input_ids == ids and row.labels == expected
     final = encode_example({"messages": messages}, tokenizer, "glm4")  # mask="final": the last reply
     last = max(i for i, token in enumerate(ids) if token == assistant)
     assert final["input_ids"] == ids

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from soulchat import IGNORE_INDEX, DialogueFormatError, SoulChatCollator, TemplateError, tokenize_function
-from soulchat.collator import encode_dialogue, encode_example
+from soulchat.train.collator import EncodingSettings, encode, encode_example
 from soulchat.testing import tiny_glm
 
 TWO_ROUNDS = {"messages": [{"role": "user", "content": "嗯"}, {"role": "assistant", "content": "好"},
@@ -49,20 +49,20 @@ def test_each_turns_loss_equals_its_loss_as_a_separate_sample(template, trained_
     checked = 0
     for dialogue in sample_dialogues[:3]:
         example = {"messages": dialogue.to_messages()}
-        (row,) = encode_dialogue(example, trained_tokenizer, template, stats=stats)
+        (row,) = encode(example, trained_tokenizer, EncodingSettings(template, mask="all"), stats)
         samples = [
             encode_example({"messages": dialogue.to_messages()[: 2 * (k + 1)]}, trained_tokenizer, template)
             for k in range(dialogue.rounds)
         ]
-        assert len(row["turn_spans"]) == len(samples) == dialogue.rounds
-        one_pass = _token_losses(model, row)
-        for (start, end), sample in zip(row["turn_spans"], samples):
+        assert len(row.turn_spans) == len(samples) == dialogue.rounds
+        one_pass = _token_losses(model, row.as_dict())
+        for (start, end), sample in zip(row.turn_spans, samples):
             separate = _token_losses(model, sample)
             trained = separate[separate != 0]
             assert trained.numel() == end - start
             torch.testing.assert_close(one_pass[start - 1 : end - 1].mean(), trained.mean(), atol=1e-5, rtol=0)
             checked += 1
-        assert len(row["input_ids"]) * 2 < sum(len(s["input_ids"]) for s in samples)
+        assert len(row.input_ids) * 2 < sum(len(s["input_ids"]) for s in samples)
     assert checked == stats["one_pass_turns"] and stats["separate_turns"] == 0
 
 
@@ -79,16 +79,16 @@ def test_turns_that_do_not_fit_fall_back_to_their_own_rows(qwen, sample_dialogue
     dialogue = max(sample_dialogues, key=lambda d: d.rounds)
     messages = {"messages": dialogue.to_messages()}
     stats = Counter()
-    rows = encode_dialogue(messages, qwen, "native", max_source_length=200, stats=stats)
-    spans = [span for row in rows for span in row["turn_spans"]]
+    rows = encode(messages, qwen, EncodingSettings("native", max_source_length=200, mask="all"), stats)
+    spans = [span for row in rows for span in row.turn_spans]
     assert len(spans) == dialogue.rounds  # every turn trained exactly once
     assert 0 < stats["one_pass_turns"] < dialogue.rounds and stats["separate_turns"] > 0
-    chained = len(rows[0]["turn_spans"])
+    chained = len(rows[0].turn_spans)
     for k, row in enumerate(rows[1:], start=chained):  # separate rows are the paper's samples
         sample = encode_example({"messages": dialogue.to_messages()[: 2 * (k + 1)]}, qwen, "native",
                                 max_source_length=200)
-        assert {"input_ids": row["input_ids"], "labels": row["labels"]} == sample
-        assert row["labels"].count(IGNORE_INDEX) <= 200
+        assert row.as_dict() == sample
+        assert row.labels.count(IGNORE_INDEX) <= 200
 
 
 def test_one_pass_in_datasets_map(trained_tokenizer, sample_dialogues):

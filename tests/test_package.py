@@ -25,7 +25,7 @@ def test_import_soulchat_loads_no_heavy_library_and_dir_lists_the_front_door():
 
 def test_every_front_door_name_is_the_object_of_its_module():
     from soulchat.chat import ChatSession
-    from soulchat.collator import SoulChatCollator
+    from soulchat.train.collator import SoulChatCollator
     from soulchat.corpus.builder import SoulChatCorpus
     from soulchat.evaluation.metrics import compute_metrics
     from soulchat.hub import push_corpus, push_model
@@ -143,3 +143,28 @@ def test_the_wheel_installed_elsewhere_builds_a_corpus_copies_a_recipe_and_train
     assert trained.returncode == 0, trained.stderr[-3000:]
     summary = json.loads((work / "run" / "train_summary.json").read_text())
     assert summary["global_step"] == 1 and summary["train_rows"] == 365
+
+
+def test_every_domain_exception_is_a_soulchat_error_and_keeps_its_builtin_base():
+    from soulchat import SoulChatError
+    from soulchat.chat import ChatBackendError
+    from soulchat.commands._common import UsageError
+    from soulchat.corpus.figures import MissingFontError
+    from soulchat.demo.pipeline import StepFailed
+    from soulchat.dialogue import DialogueFormatError
+    from soulchat.endpoint import EmptyAnswer, RequestFailed
+    from soulchat.evaluation.cehs.human import KitError
+    from soulchat.evaluation.cehs.judge import JudgmentError
+    from soulchat.evaluation.generation import GenerationIncomplete
+    from soulchat.hub.upload import MissingBase, PushError
+    from soulchat.io import InputError
+    from soulchat.templates import TemplateError
+    from soulchat.train.arguments import RecipeError
+
+    builtin = {ChatBackendError: RuntimeError, UsageError: ValueError, MissingFontError: RuntimeError,
+               StepFailed: RuntimeError, DialogueFormatError: ValueError, EmptyAnswer: ValueError,
+               RequestFailed: RuntimeError, KitError: ValueError, JudgmentError: ValueError,
+               GenerationIncomplete: RuntimeError, MissingBase: ValueError, PushError: RuntimeError,
+               InputError: ValueError, TemplateError: ValueError, RecipeError: ValueError}
+    for cls, base in builtin.items():
+        assert issubclass(cls, SoulChatError) and issubclass(cls, base), cls

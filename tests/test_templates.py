@@ -7,7 +7,7 @@ from soulchat.testing import train_tokenizer
 HISTORY = [("嗯", "好")]
 QUERY, TARGET = "累", "抱抱"
 
-# The formats of DESIGN.md, written out by hand for one history round.
+# The formats of docs/architecture.md's templates, written out by hand for one history round.
 PROMPTS = {
     "soulchat": ["用户：嗯\n心理咨询师：好\n用户：累\n心理咨询师："],
     "soulchat-chatglm": ["用户：嗯\n心理咨询师：好\n用户：累\n心理咨询师：", "[gMASK]", "<sop>"],

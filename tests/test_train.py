@@ -52,7 +52,7 @@ def small_train_set(tokenizer):
     """Four short samples from the bundled dialogues, tokenized: one batch, trained repeatedly."""
     from soulchat.train.data import build_datasets
 
-    data = DataArguments(max_source_length=48, max_target_length=24, max_train_samples=4)
+    data = DataArguments(dataset="sample", max_source_length=48, max_target_length=24, max_train_samples=4)
     train, evaluation = build_datasets(tokenizer, "soulchat", data)
     assert evaluation is None
     return train
@@ -165,7 +165,7 @@ def test_a_trained_model_is_saved_with_the_stops_it_was_trained_for(tmp_path):
     from soulchat.train import build_trainer
     from soulchat.templates import stop_token_ids
 
-    arguments = parse_arguments(["--output_dir", str(tmp_path), "--template", "glm4", "--max_train_samples", "4",
+    arguments = parse_arguments([*TOY, "--output_dir", str(tmp_path), "--template", "glm4", "--max_train_samples", "4",
                                  "--max_steps", "1", "--report_to", "none", "--use_cpu", "true"])
     trainer = build_trainer(*arguments)
     tokenizer = trainer.processing_class
@@ -178,9 +178,14 @@ def test_a_trained_model_is_saved_with_the_stops_it_was_trained_for(tmp_path):
 
 
 # ----------------------------------------------------------------------------- resume
+#: the smoke-test recipe's model and data, named explicitly: training has no default of either
+TOY = ["--model_factory", "soulchat.testing:tiny_training_model", "--dataset", "sample"]
+
+
 def run_arguments(output_dir):
     return parse_arguments(
         [
+            *TOY,
             "--output_dir", str(output_dir),
             "--max_train_samples", "24",
             "--max_source_length", "64",
@@ -287,3 +292,22 @@ def test_command_line_overrides_the_recipe(tmp_path):
          "--lora_r", "4", "--mask", "all", "--max_steps", "3"]
     )
     assert (lora.lora_r, lora.lora_alpha, data.mask, training.max_steps) == (4, 32, "all", 3)
+
+
+def test_soulchat_train_takes_recipe_keys_in_either_spelling(tmp_path, monkeypatch):
+    """`soulchat train` reads every recipe key as a flag: --learning-rate as --learning_rate; the
+    command line's main() hands unknown flags to train only (no other command accepts them)."""
+    from soulchat.cli import main
+    from soulchat.commands import train as command
+
+    seen = {}
+    monkeypatch.setattr("soulchat.train.train", lambda *parsed: seen.setdefault("parsed", parsed) and {
+        "losses": [], "global_step": 0, "resumed_from": None, "output_dir": str(tmp_path), "train_loss": 0.0})
+    assert main(["train", "--config", str(RECIPES / "tiny-cpu/lora.yaml"), "--output", str(tmp_path),
+                 "--learning-rate", "1e-4", "--lora_r", "4", "--no-resume", "--mask=all"]) == 0
+    _, data, lora, training = seen["parsed"]
+    assert (training.learning_rate, lora.lora_r, training.resume, data.mask) == (1e-4, 4, False, "all")
+    assert command.recipe_flags(["--warmup-steps", "3", "--not-a-key", "x"]) == ["--warmup_steps", "3", "--not-a-key", "x"]
+    with pytest.raises(SystemExit) as exited:
+        main(["templates", "--learning-rate", "1"])
+    assert exited.value.code == 2

@@ -136,11 +136,10 @@ def test_accelerate_launch_saves_a_loadable_trained_model(run):
     from transformers import AutoModelForCausalLM
 
     from soulchat import testing
-    from soulchat.train.run import tiny_demo_model
 
     _, output = run
     model = AutoModelForCausalLM.from_pretrained(output).eval()
-    start = tiny_demo_model(testing.train_tokenizer())  # the same seed: the initial weights
+    start = testing.tiny_demo_model(testing.train_tokenizer())  # the same seed: the initial weights
     trained = dict(model.named_parameters())
     assert sorted(trained) == sorted(name for name, _ in start.named_parameters())
     for name, initial in start.named_parameters():

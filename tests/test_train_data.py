@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from soulchat import testing
-from soulchat.collator import IGNORE_INDEX, encode_example
+from soulchat.train.collator import IGNORE_INDEX, encode_example
 from soulchat.train import DataArguments
 from soulchat.train.batching import LengthGroupedSampler, pad_fraction
 from soulchat.train.data import (

@@ -46,6 +46,7 @@ def run_train(stage: int, tmp_path: Path) -> dict:
     )
     command = [
         sys.executable, "-m", "soulchat.cli", "train",
+        "--model_factory", "soulchat.testing:tiny_training_model", "--dataset", "sample",
         "--max-steps", str(STEPS), "--output", str(output),
         "--deepspeed", str(deepspeed_config(stage, tmp_path)),
         "--learning_rate", str(MAX_LR), "--warmup_steps", str(WARMUP),
@@ -88,12 +89,11 @@ def test_zero3_on_cpu_writes_a_loadable_trained_model(tmp_path):
     from transformers import AutoModelForCausalLM
 
     from soulchat import testing
-    from soulchat.train.run import tiny_demo_model
 
     run = run_train(3, tmp_path)
     check_schedule(run["log"])
     model = AutoModelForCausalLM.from_pretrained(run["output"]).eval()
-    start = tiny_demo_model(testing.train_tokenizer())  # the same seed: the initial weights
+    start = testing.tiny_demo_model(testing.train_tokenizer())  # the same seed: the initial weights
     trained = dict(model.named_parameters())
     # gathered 16-bit weights were saved in full (not ZeRO-3's empty shards) and they moved
     for name, initial in start.named_parameters():

@@ -12,7 +12,7 @@ module on first use, and `dir(soulchat)` lists them.
 
 __version__ = "0.1.0.dev0"
 
-from .collator import IGNORE_INDEX, SoulChatCollator, encode_example, tokenize_function
+from .train.collator import IGNORE_INDEX, EncodingSettings, SoulChatCollator, TrainingRow, encode, encode_example, tokenize_function
 from .dialogue import (
     PSYCHOLOGIST,
     USER,
@@ -22,6 +22,7 @@ from .dialogue import (
     parse_input,
     render_input,
 )
+from .errors import SoulChatError
 from .templates import TEMPLATES, ChatTemplate, TemplateError, add_special_tokens, get_template
 
 #: name -> module that defines it, imported on first access (PEP 562)
@@ -51,9 +52,13 @@ __all__ = [
     "Dialogue",
     "DialogueFormatError",
     "SoulChatCollator",
+    "SoulChatError",
     "TemplateError",
     "Turn",
     "add_special_tokens",
+    "EncodingSettings",
+    "TrainingRow",
+    "encode",
     "encode_example",
     "get_template",
     "parse_input",

@@ -16,11 +16,16 @@ import sys
 
 from . import __version__, commands
 from .commands._common import UsageError
+from .errors import SoulChatError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        if not getattr(args, "takes_recipe_keys", False):
+            parser.parse_args(argv)  # argparse's own "unrecognized arguments" message, exit code 2
+        args.overrides = extras  # `soulchat train`: recipe keys as flags (see commands/train.py)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2
@@ -64,7 +69,7 @@ def describe(error: BaseException) -> str:
         return f"input is not valid UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
     if isinstance(error, RecursionError):
         return "input nested too deeply to read"
-    if isinstance(error, (ValueError, OSError, ImportError, RuntimeError)):
+    if isinstance(error, (SoulChatError, ValueError, OSError, ImportError, RuntimeError)):
         return str(error) or type(error).__name__
     return (f"internal error ({type(error).__name__}: {error}); please report it with the command that "
             "caused it (SOULCHAT_DEBUG=1 shows the traceback)")

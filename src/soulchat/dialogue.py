@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
+
+from .errors import SoulChatError
 
 USER = "user"
 PSYCHOLOGIST = "psychologist"
 ROLES = (USER, PSYCHOLOGIST)
+
+#: Earlier rounds of a conversation, oldest first: (user turn, psychologist turn) pairs. What the
+#: chat templates render, what chat sessions keep and what evaluation examples carry.
+History = Sequence[tuple[str, str]]
 
 #: Label used when rendering each role in the paper's plain format.
 LABELS = {USER: "用户", PSYCHOLOGIST: "心理咨询师"}
@@ -64,8 +70,35 @@ _MESSAGE_ROLES = {
 _MESSAGE_ROLE_OUT = {USER: "user", PSYCHOLOGIST: "assistant"}
 
 
-class DialogueFormatError(ValueError):
+class DialogueFormatError(SoulChatError, ValueError):
     """Text or messages that cannot be read as a dialogue, or a dialogue that fails validation."""
+
+
+class Problem(str):
+    """One reason a dialogue is not a clean training dialogue: the message (a `str`, readable) with
+    a stable `code` (what the cleaning report counts; rewording a message never changes it)."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> Problem:
+        problem = super().__new__(cls, message)
+        problem.code = code
+        return problem
+
+    def __repr__(self) -> str:
+        return f"Problem({self.code!r}, {str(self)!r})"
+
+
+#: Every `Problem.code`, with what it means.
+PROBLEM_CODES = {
+    "empty_turn": "a turn has no text (or the dialogue has no turn at all)",
+    "not_user_first": "the first turn is not the user's",
+    "not_psychologist_last": "the last turn is not the psychologist's",
+    "not_alternating": "two turns in a row have the same role",
+    "leaked_role_label": "a role label such as 心理咨询师： inside a turn's text",
+    "too_few_rounds": "fewer rounds than the minimum",
+    "too_many_rounds": "more rounds than the maximum",
+}
 
 
 @dataclass(frozen=True)
@@ -213,32 +246,31 @@ class Dialogue:
             if before.role == USER and turn.role == PSYCHOLOGIST
         )
 
-    def problems(self, min_rounds: int | None = None, max_rounds: int | None = None) -> list[str]:
-        """Everything that keeps this dialogue from being a clean training dialogue, in words."""
-        found: list[str] = []
+    def problems(self, min_rounds: int | None = None, max_rounds: int | None = None) -> list[Problem]:
+        """Everything that keeps this dialogue from being a clean training dialogue: readable
+        messages, each with its `code` (see PROBLEM_CODES)."""
+        found: list[Problem] = []
         if not self.turns:
-            return ["has no turns"]
+            return [Problem("empty_turn", "has no turns")]
         if self.turns[0].role != USER:
-            found.append("does not start with a user turn")
+            found.append(Problem("not_user_first", "does not start with a user turn"))
         if self.turns[-1].role != PSYCHOLOGIST:
-            found.append("does not end with a psychologist turn")
+            found.append(Problem("not_psychologist_last", "does not end with a psychologist turn"))
         for number, (before, turn) in enumerate(zip(self.turns, self.turns[1:]), start=2):
             if before.role == turn.role:
-                found.append(f"turns {number - 1} and {number} are both {turn.role} turns")
+                found.append(Problem("not_alternating", f"turns {number - 1} and {number} are both {turn.role} turns"))
         for number, turn in enumerate(self.turns, start=1):
             if not turn.content.strip():
-                found.append(f"turn {number} ({turn.role}) is empty")
+                found.append(Problem("empty_turn", f"turn {number} ({turn.role}) is empty"))
             leaked = _LEAKED_LABEL.search(turn.content)
             if leaked:
-                found.append(
-                    f"turn {number} ({turn.role}) contains a role label {leaked.group().strip()!r} "
-                    "inside its text"
-                )
+                found.append(Problem("leaked_role_label", f"turn {number} ({turn.role}) contains a role label "
+                                     f"{leaked.group().strip()!r} inside its text"))
         rounds = self.rounds
         if min_rounds is not None and rounds < min_rounds:
-            found.append(f"has {rounds} rounds, fewer than the minimum {min_rounds}")
+            found.append(Problem("too_few_rounds", f"has {rounds} rounds, fewer than the minimum {min_rounds}"))
         if max_rounds is not None and rounds > max_rounds:
-            found.append(f"has {rounds} rounds, more than the maximum {max_rounds}")
+            found.append(Problem("too_many_rounds", f"has {rounds} rounds, more than the maximum {max_rounds}"))
         return found
 
     def validate(self, min_rounds: int | None = None, max_rounds: int | None = None) -> Dialogue:
@@ -299,3 +331,79 @@ def parse_input(text: str) -> tuple[list[tuple[str, str]], str]:
         )
     history = [(turns[i].content, turns[i + 1].content) for i in range(0, len(turns) - 2, 2)]
     return history, turns[-2].content
+
+
+# ------------------------------------------------------------------ conversions
+def history_messages(history: History, query: str | None = None, reply: str | None = None) -> list[dict[str, str]]:
+    """OpenAI-style `messages` (user/assistant) for `history`, then the user's `query` and the
+    psychologist's `reply` when given: what endpoints are sent and chat templates render."""
+    messages = []
+    for user, psychologist in history:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
+    if query is not None:
+        messages.append({"role": "user", "content": query})
+    if reply is not None:
+        messages.append({"role": "assistant", "content": reply})
+    return messages
+
+
+def message_rounds(messages: Iterable[Mapping[str, Any]]) -> tuple[list[tuple[str, str]], str | None]:
+    """(rounds, pending) from chat messages as a chat page or an API client sends them: each user
+    message answered by an assistant message makes a round; `pending` is a final user message
+    not yet answered (None when there is none). Lenient on purpose: a system message or an
+    assistant message without a user turn before it is skipped, content given as a list of parts
+    (gradio, OpenAI multimodal) is joined to text."""
+    rounds: list[tuple[str, str]] = []
+    pending = None
+    for message in messages:
+        content = _message_text(message.get("content"))
+        if message.get("role") == "user":
+            pending = content
+        elif message.get("role") == "assistant" and pending is not None:
+            rounds.append((pending, content))
+            pending = None
+    return rounds, pending
+
+
+def _message_text(content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    return "" if content is None else str(content)
+
+
+def message_exchanges(messages: Any) -> list[tuple[list[tuple[str, str]], str, str]]:
+    """`Dialogue.exchanges()` of a dialogue given as messages that must alternate user/assistant,
+    user first, the psychologist (assistant) last: a training or test dialogue."""
+    if not isinstance(messages, list):
+        raise DialogueFormatError(f"'messages' must be a list, got {type(messages).__name__}")
+    dialogue = Dialogue.from_messages(messages)
+    roles = [turn.role for turn in dialogue.turns]
+    if len(roles) % 2 or roles != [USER, PSYCHOLOGIST] * (len(roles) // 2):
+        raise DialogueFormatError(
+            "messages must alternate user/assistant, starting with user and ending with the "
+            "psychologist's (assistant) turn: the reply to train on or to compare with"
+        )
+    return dialogue.exchanges()
+
+
+def exchange_from_record(record: Any, *, require_text: bool = True) -> tuple[list[tuple[str, str]], str, str]:
+    """(history rounds, final user turn, psychologist's reply) of one sample record: the paper's
+    `{"input", "target"}` or `{"messages"}` ending with the psychologist's (assistant) turn. The
+    one reading of a sample for training, evaluation and the collator; DialogueFormatError says
+    what is wrong. With `require_text`, an empty input or target is an error too (the collator
+    passes False: it drops and counts an empty target instead)."""
+    if not isinstance(record, Mapping):
+        raise DialogueFormatError(f"expected an object, got {type(record).__name__}")
+    if "messages" in record:
+        return message_exchanges(record["messages"])[-1]
+    if "input" in record or "target" in record:
+        for name in ("input", "target"):
+            value = record.get(name)
+            if not isinstance(value, str) or (require_text and not value.strip()):
+                got = "missing" if name not in record else "empty" if isinstance(value, str) else type(value).__name__
+                raise DialogueFormatError(f"'{name}' must be a non-empty string, got {got}")
+        history, query = parse_input(record["input"])
+        return history, query, record["target"]
+    raise DialogueFormatError(f"expected {{input, target}} or {{messages}}, got keys {sorted(record)}")

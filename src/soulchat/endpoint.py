@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import SoulChatError
+
 #: how long one request may take, and how many tries it gets (`--timeout`, `--max-attempts`)
 DEFAULT_TIMEOUT = 180.0
 DEFAULT_ATTEMPTS = 4
@@ -35,7 +37,7 @@ RUN_FATAL = frozenset({401, 403, 404})
 BACKOFF_BASE, BACKOFF_MAX = 1.0, 30.0
 
 
-class EmptyAnswer(ValueError):
+class EmptyAnswer(SoulChatError, ValueError):
     """A 200 answer that holds no text; `usage` is what the server says it billed for it."""
 
     def __init__(self, reason: str, usage: dict | None = None, model: str | None = None):
@@ -43,7 +45,7 @@ class EmptyAnswer(ValueError):
         self.usage, self.model = usage, model
 
 
-class RequestFailed(RuntimeError):
+class RequestFailed(SoulChatError, RuntimeError):
     """A request that failed for good. `kind`: "retry" (worth another try later), "request" (this
     request is bad), "run" (no request will work: stop)."""
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .dialogue import Dialogue, DialogueFormatError
+from .errors import SoulChatError
 
 
-class InputError(ValueError):
+class InputError(SoulChatError, ValueError):
     """A record that cannot be read; says where it is and what was expected."""
 
     def __init__(self, path: str | Path, line: int | None, reason: str) -> None:

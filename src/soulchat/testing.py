@@ -153,3 +153,17 @@ def tiny_glm(tokenizer=None, *, vocab_size: int | None = None, seed: int = 0, **
     settings.update(overrides)
     torch.manual_seed(seed)
     return GlmForCausalLM(GlmConfig(**settings)).eval()
+
+
+def tiny_demo_model(tokenizer):
+    """The smoke-test recipe's model: wider than the unit tests' tiny GLM so that a LoRA adapter has
+    room to learn."""
+    return tiny_glm(tokenizer, hidden_size=128, intermediate_size=256, num_attention_heads=4, head_dim=32)
+
+
+def tiny_training_model(template: str = "soulchat"):
+    """`model_factory: soulchat.testing:tiny_training_model` (recipes/tiny-cpu/lora.yaml): a tiny
+    random GLM and a tokenizer trained on the bundled dialogues, with `template`'s special tokens."""
+    tokenizer = train_tokenizer()
+    add_special_tokens(tokenizer, template)
+    return tiny_demo_model(tokenizer), tokenizer

@@ -11,7 +11,8 @@ import logging
 import os
 import time
 
-from .chat import ChatBackendError, ChatSession, GenerationSettings
+from .backends import ChatBackendError, GenerationSettings
+from .chat import ChatSession
 
 logger = logging.getLogger("soulchat.web")
 TITLE = "SoulChat 心理倾诉"

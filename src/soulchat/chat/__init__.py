@@ -3,7 +3,7 @@ endpoint, streamed, with the safety layer on every turn. See docs/chat.md."""
 
 from __future__ import annotations
 
-from .backends import (
+from ..backends import (
     ChatBackendError,
     EndpointBackend,
     GenerationSettings,

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..dialogue import history_messages, message_rounds
 from .backends import ChatBackendError, GenerationSettings
 
 logger = logging.getLogger("soulchat.chat")
@@ -91,8 +92,8 @@ class ChatSession:
             # The safe reply is a complete answer: a failing backend must not take it away.
             try:
                 record.model_reply = "".join(self.backend.stream(history, text, self.settings)).strip()
-            except Exception as error:  # whatever fails, the safe reply above stands
-                record.backend_error = str(error) if isinstance(error, ChatBackendError) else f"{type(error).__name__}: {error}"
+            except ChatBackendError as error:  # any other error reaches the caller after the safe reply (web, chat)
+                record.backend_error = str(error)
             verdict = safety.check_output(record.model_reply)
             if verdict.flagged:
                 record.model_blocked = verdict.category
@@ -154,10 +155,7 @@ class ChatSession:
     # -- export ---------------------------------------------------------------
     def to_messages(self) -> list[dict[str, str]]:
         """The conversation as OpenAI-style messages (the corpus' `messages` shape)."""
-        messages = []
-        for user, psychologist in self.history:
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
-        return messages
+        return history_messages(self.history)
 
     def save(self, path: str | Path) -> Path:
         """Write `{"messages": [...]}` as UTF-8 JSON (readable by Dialogue.from_messages)."""
@@ -170,15 +168,9 @@ class ChatSession:
 
     @classmethod
     def from_messages(cls, backend, messages: list[dict], **options) -> ChatSession:
-        """A session continuing a conversation given as messages (user/assistant alternating)."""
-        history, pending = [], None
-        for message in messages:
-            content = _text(message.get("content"))
-            if message.get("role") == "user":
-                pending = content
-            elif message.get("role") == "assistant" and pending is not None:
-                history.append((pending, content))
-                pending = None
+        """A session continuing a conversation given as messages (user/assistant alternating; an
+        unanswered last user message is left out)."""
+        history, _ = message_rounds(messages)
         return cls(backend, history=history, **options)
 
     # -- internals --------------------------------------------------------------
@@ -202,13 +194,3 @@ class ChatSession:
             logger.error("safety flag log failed, reply sent anyway: %s: %s", type(error).__name__, error)
         logger.info("safety flag: %s %s (rules %s)", source, assessment.category, ",".join(assessment.rules))
 
-
-def _text(content) -> str:
-    """Message content as text: a string, or a list of parts (gradio, OpenAI multimodal)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part.get("text", "") if isinstance(part, dict) else str(part) for part in content
-        )
-    return "" if content is None else str(content)

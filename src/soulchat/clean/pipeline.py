@@ -96,25 +96,6 @@ def default_crisis_detector(model: bool = False) -> Callable[[str], Any]:
     return assess if model else functools.partial(assess, model=False)
 
 
-_PROBLEM_CODES = (
-    ("does not start with a user turn", "not_user_first"),
-    ("does not end with a psychologist turn", "not_psychologist_last"),
-    ("are both", "not_alternating"),
-    ("is empty", "empty_turn"),
-    ("contains a role label", "leaked_role_label"),
-    ("fewer than the minimum", "too_few_rounds"),
-    ("more than the maximum", "too_many_rounds"),
-    ("has no turns", "empty_turn"),
-)
-
-
-def problem_code(problem: str) -> str:
-    for phrase, code in _PROBLEM_CODES:
-        if phrase in problem:
-            return code
-    return "invalid"
-
-
 @dataclass
 class Outcome:
     candidate: Candidate
@@ -262,7 +243,7 @@ class Cleaner:
             min_rounds=config.min_rounds if limits else None, max_rounds=config.max_rounds if limits else None
         )
         if problems:
-            outcome.reason, outcome.details = problem_code(problems[0]), problems
+            outcome.reason, outcome.details = problems[0].code, [str(p) for p in problems]
             return outcome
         if config.self_reference:
             for number, turn in enumerate(dialogue.turns, start=1):

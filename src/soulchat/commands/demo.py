@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from ._common import integer, say
+from ._common import add_llm_arguments, integer, say
 
 ORDER = 10
 
@@ -30,10 +29,10 @@ def register(commands) -> None:
     parser.add_argument("--eval-limit", type=integer(1), default=8, help="held-out samples to evaluate (default: %(default)s)")
     parser.add_argument("--max-new-tokens", type=integer(1), default=64,
                         help="longest generated reply in evaluation and chat (default: %(default)s)")
-    parser.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
-                        help="OpenAI-compatible endpoint to rewrite the bundled single-turn records "
-                        "first (default: $OPENAI_BASE_URL; none: use the bundled dialogues)")
-    parser.add_argument("--model", default=None, help="model the endpoint serves, for the rewrite")
+    add_llm_arguments(parser, model_required=False, model_help="model the endpoint serves, for the rewrite",
+                      base_url_help="OpenAI-compatible endpoint to rewrite the bundled single-turn records "
+                      "first (default: $OPENAI_BASE_URL; none: use the bundled dialogues)",
+                      concurrency=None, request_policy=False)
     parser.set_defaults(handler=run)
 
 

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
-from ._common import add_output_argument, add_request_arguments, integer, number, say
+from ._common import (
+    UsageError,
+    add_generation_arguments,
+    add_llm_arguments,
+    add_output_argument,
+    generation_settings,
+    integer,
+    number,
+    say,
+)
 
 ORDER = 60
 
@@ -25,21 +33,17 @@ def register(commands) -> None:
     evaluate.add_argument("--split", default="test", help="split of a corpus folder (default: %(default)s)")
     evaluate.add_argument("--limit", type=integer(1), help="first N examples only")
     add_output_argument(evaluate, what="predictions.jsonl and metrics.json")
-    evaluate.add_argument("--model", required=True, help="local model folder, or the model name an endpoint serves")
-    evaluate.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
-                          help="OpenAI-compatible endpoint; when set (or $OPENAI_BASE_URL is), --model is "
-                          "a served model name. The key is read from $OPENAI_API_KEY.")
-    evaluate.add_argument("--concurrency", type=integer(1), default=8, help="requests in flight (endpoint)")
-    add_request_arguments(evaluate)
+    add_llm_arguments(evaluate, model_help="local model folder, or the model name an endpoint serves (with "
+                      "--base-url)", base_url_help="OpenAI-compatible endpoint; when set (or $OPENAI_BASE_URL is), "
+                      "--model is a served model name. The key is read from $OPENAI_API_KEY.",
+                      concurrency_help="requests in flight (endpoint; default: %(default)s)")
+    evaluate.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder on top of --model (local models)")
     evaluate.add_argument("--name", help="row name in reports (default: --model)")
     evaluate.add_argument("--template", default="soulchat", choices=_template_names(),
                           help="chat template used in training (local model; default: %(default)s)")
     evaluate.add_argument("--batch-size", type=integer(1), default=8, help="examples per generate call (default: %(default)s)")
-    evaluate.add_argument("--max-source-length", type=integer(16), default=1024, help="prompt token budget; oldest rounds are cut")
-    evaluate.add_argument("--max-new-tokens", type=integer(1), default=512)
-    evaluate.add_argument("--top-p", type=number(above=0, maximum=1), default=0.75, help="paper: 0.75")
-    evaluate.add_argument("--temperature", type=number(0.0), default=0.95, help="paper: 0.95; 0 = greedy")
-    evaluate.add_argument("--seed", type=integer(0), default=42)
+    add_generation_arguments(evaluate)
+    evaluate.add_argument("--seed", type=integer(0), default=42, help="sampling seed (default: %(default)s)")
     evaluate.add_argument("--bleu-tokens", choices=["char", "word"], default="char",
                           help="BLEU on characters (ChatGLM-6B script, default) or jieba words")
     evaluate.set_defaults(handler=run_eval)
@@ -63,13 +67,9 @@ def register(commands) -> None:
     )
     judge.add_argument("predictions", nargs="+", type=Path, help="predictions.jsonl files from `soulchat eval`")
     add_output_argument(judge, what="judgments.jsonl and cehs.json")
-    judge.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"),
-                       help="OpenAI-compatible endpoint (key from $OPENAI_API_KEY)")
-    judge.add_argument("--model", action="append", required=True, help="judge model; repeat for several judges")
+    add_llm_arguments(judge, model_action="append", model_help="judge model; repeat for several judges")
     judge.add_argument("--samples", type=integer(1), default=1, help="answers per judge and item (default: %(default)s)")
     judge.add_argument("--temperature", type=number(0.0), default=0.0)
-    judge.add_argument("--concurrency", type=integer(1), default=8)
-    add_request_arguments(judge)
     for action in judge._actions:
         if action.dest == "max_attempts":
             action.help = ("tries per request (timeouts, errors, empty answers), and per judgment when the "
@@ -136,24 +136,22 @@ def run_eval(args: argparse.Namespace) -> int:
     )
 
     examples = load_test_set(args.test, split=args.split, limit=args.limit)
-    decoding = Decoding(top_p=args.top_p, temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    decoding = generation_settings(args, Decoding, seed=args.seed)
     settings = {"decoding": asdict(decoding), "test": str(args.test)}
     if args.base_url:
         from .. import endpoint
 
+        if args.adapter:
+            raise UsageError("--adapter applies to a local model; an endpoint serves its own weights")
         client = endpoint.client(args.base_url, timeout=args.timeout)
         generator = EndpointGenerator(client, args.model, decoding, concurrency=args.concurrency,
                                       attempts=args.max_attempts)
         settings["endpoint"] = args.base_url
     else:
-        from ..io import model_source
+        from ..backends import TransformersBackend
 
-        name, local = model_source(args.model)
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local)
-        model = AutoModelForCausalLM.from_pretrained(name, local_files_only=local).eval()
-        generator = LocalGenerator(model, tokenizer, args.template, decoding, args.max_source_length)
+        backend = TransformersBackend.from_pretrained(args.model, adapter=args.adapter, template=args.template)
+        generator = LocalGenerator(backend, decoding=decoding)
         settings["template"] = args.template
     with _progress(len(examples), "generating") as bar:
         result = run_generation(examples, generator, args.output, model_name=args.name or args.model,

@@ -115,9 +115,9 @@ def run_push_corpus(args: argparse.Namespace) -> int:
 
 
 def run_push_model(args: argparse.Namespace) -> int:
-    from ..hub import model_uploads, push_model
+    from ..hub import CardSources, model_uploads, push_model
 
-    card = {"recipe": args.recipe, "base_model": args.base_model, "template": args.template, "corpus_repo": args.corpus_repo,
-                "metrics": args.metrics, "cehs": args.cehs, "cehs_system": args.cehs_system, "license": args.license}
-    plan = lambda: model_uploads(args.output_dir, args.repo_id, **card)
-    return _run(args, plan, lambda api: push_model(args.output_dir, args.repo_id, api=api, **card, **_options(args)))
+    card = CardSources(recipe=args.recipe, base_model=args.base_model, template=args.template, corpus_repo=args.corpus_repo,
+                     metrics=args.metrics, cehs=args.cehs, cehs_system=args.cehs_system, license=args.license)
+    plan = lambda: model_uploads(args.output_dir, args.repo_id, card)
+    return _run(args, plan, lambda api: push_model(args.output_dir, args.repo_id, card, api=api, **_options(args)))

@@ -41,11 +41,8 @@ def register(commands) -> None:
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="single-turn JSONL/JSON files")
     add_output_argument(parser, what="the result log and summaries")
-    add_llm_arguments(parser)
-    for action in parser._actions:
-        if action.dest == "model":
-            action.help = ("model name, or a mix chosen per row from its content hash, e.g. "
-                           "gpt-3.5-turbo=0.99,gpt-4=0.01 (the paper's)")
+    add_llm_arguments(parser, model_help="model name, or a mix chosen per row from its content hash, e.g. "
+                      "gpt-3.5-turbo=0.99,gpt-4=0.01 (the paper's)")
     parser.add_argument("--prompt", default="soulchat",
                         help="soulchat (the empathy constraint prompt) | smile | a prompt text file (default: %(default)s)")
     parser.add_argument("--language", default="zh", choices=["zh", "en"], help="prompt language (default: %(default)s)")

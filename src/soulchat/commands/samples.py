@@ -31,9 +31,10 @@ def register(commands) -> None:
     )
     parser.add_argument(
         "--tokenizer",
-        default="qwen",
-        help="'qwen' (Qwen's real vocabulary, offline), 'trained' (a small BPE trained on the sample) "
-        "or a local model/tokenizer folder (default: %(default)s)",
+        required=True,
+        metavar="FOLDER",
+        help="a local model or tokenizer folder, e.g. the one `soulchat demo` de-quantizes to "
+        "~/.cache/soulchat/smollm2-135m-instruct",
     )
     parser.add_argument("--batch-size", type=integer(1), default=8, help="examples in the collated batch (default: %(default)s)")
     parser.add_argument("--max-source-length", type=integer(16), default=1536, help="prompt token budget (default: %(default)s)")
@@ -50,16 +51,10 @@ def _template_names() -> list[str]:
 
 # -------------------------------------------------------------------------- samples
 def load_tokenizer(name: str):
-    from .. import testing
-
-    if name == "qwen":
-        return testing.qwen_tokenizer()
-    if name == "trained":
-        return testing.train_tokenizer()
     from ..io import model_source
 
     if not Path(name).is_dir():
-        raise ValueError(f"--tokenizer {name!r}: expected 'qwen', 'trained' or a local tokenizer folder")
+        raise ValueError(f"--tokenizer {name!r}: expected a local model or tokenizer folder")
     model_source(name, what="--tokenizer", model=False)  # a folder without tokenizer files says so
     from transformers import AutoTokenizer
 
@@ -69,7 +64,7 @@ def load_tokenizer(name: str):
 def run_samples(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from ..collator import SoulChatCollator
+    from ..train.collator import SoulChatCollator
     from ..data import SAMPLE_DIALOGUES
     from ..io import read_dialogues
     from ..templates import add_special_tokens, get_template

@@ -6,8 +6,20 @@ import argparse
 import ipaddress
 import os
 
-from ._common import UsageError, add_llm_arguments, integer, port, say, writable_file
-from .chat import _flag_log, add_local_model_arguments, add_safety_arguments, check_port
+from ._common import (
+    UsageError,
+    add_generation_arguments,
+    add_llm_arguments,
+    add_local_model_arguments,
+    add_safety_arguments,
+    check_port,
+    generation_settings,
+    integer,
+    port,
+    safety_log,
+    say,
+    writable_file,
+)
 
 ORDER = 82
 
@@ -20,7 +32,9 @@ a conversation's first reply, and the check-in note. What the layer did is in ea
 `soulchat` field and X-Soulchat-* headers. With --base-url, requests go to that engine (vLLM,
 llama.cpp's server, Ollama; its key from $OPENAI_API_KEY) and --model is its model name; without
 it, --model is a local model folder generated from in this process. Clients' keys: --api-key or
-$SOULCHAT_API_KEY (comma-separated; required to bind beyond loopback). See docs/serving.md."""
+$SOULCHAT_API_KEY (comma-separated; required to bind beyond loopback). --top-p and --temperature
+are the defaults of a request that sets none; a request's max_tokens is capped to --max-new-tokens.
+See docs/serving.md."""
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
@@ -28,8 +42,11 @@ LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 def register(commands) -> None:
     serve = commands.add_parser("serve", help="OpenAI-compatible API with the safety layer in front of a model",
                                 description=DESCRIPTION)
-    add_llm_arguments(serve)
-    serve.set_defaults(concurrency=64)  # a gateway mostly waits on the engine: many turns at once
+    # a gateway mostly waits on the engine: many turns at once
+    add_llm_arguments(serve, model_help="with --base-url, the model name the engine serves (and the name "
+                      "clients ask for); without it, a local model folder",
+                      concurrency=64, concurrency_help="turns generated at once; more requests wait "
+                      "(default: %(default)s)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s); "
                        "anything but loopback needs an API key")
     serve.add_argument("--port", type=port, default=8080, help="port, checked free at start-up (default: %(default)s)")
@@ -40,11 +57,8 @@ def register(commands) -> None:
                        help="a browser origin allowed to call the API (e.g. http://localhost:3000); repeat "
                        "for several (default: none, no CORS headers)")
     add_local_model_arguments(serve)
-    serve.add_argument("--max-new-tokens", type=integer(1), default=512,
-                       help="longest reply; a request's max_tokens is capped to it (default: %(default)s)")
-    serve.add_argument("--max-length", type=integer(16), default=1536,
-                       help="prompt budget (tokens for a local model, characters for an endpoint); oldest "
-                       "rounds are cut first (default: %(default)s)")
+    # the defaults of a request that does not say; a request's max_tokens is capped to --max-new-tokens
+    add_generation_arguments(serve)
     serve.add_argument("--max-messages", type=integer(1), default=200,
                        help="most messages in one request (default: %(default)s)")
     serve.add_argument("--max-body-bytes", type=integer(1024), default=1 << 20,
@@ -90,18 +104,21 @@ def _check(args) -> tuple[str, ...]:
         if args.adapter:
             raise UsageError("--adapter applies to a local model; an endpoint serves its own weights")
     else:
+        from ..backends import is_endpoint
+
+        if is_endpoint(args.model):
+            raise UsageError(f"--model {args.model}: an endpoint is named with --base-url URL --model NAME")
         model_source(args.model)
     check_port(args.host, args.port)
     return keys
 
 
 def _backend(args):
-    from ..chat.backends import load_backend
+    from ..backends import load_backend
 
     if args.base_url:
         say(f"forwarding to {args.base_url} (model {args.model})")
-        backend = load_backend(args.base_url, endpoint_model=args.model, timeout=args.timeout,
-                               attempts=args.max_attempts)
+        backend = load_backend(args.model, base_url=args.base_url, timeout=args.timeout, attempts=args.max_attempts)
         _look_upstream(backend, args)
         return backend
     say(f"loading {args.model} …")
@@ -126,7 +143,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from ..chat.backends import GenerationSettings
     from ..gateway import Gateway, Limits, build_app
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
@@ -136,10 +152,10 @@ def run_serve(args: argparse.Namespace) -> int:
     backend = _backend(args)
     gateway = Gateway(
         backend, model=args.model, api_keys=keys,
-        settings=GenerationSettings(max_new_tokens=args.max_new_tokens, max_length=args.max_length),
+        settings=generation_settings(args),
         limits=Limits(max_body_bytes=args.max_body_bytes, max_messages=args.max_messages,
                       max_new_tokens=args.max_new_tokens),
-        locale=args.locale, flag_log=_flag_log(args), concurrency=args.concurrency,
+        locale=args.locale, flag_log=safety_log(args), concurrency=args.concurrency,
         cors_origins=tuple(args.cors_origin),
     )
     check_port(args.host, args.port)  # loading a model takes a while: someone may have taken it since

@@ -12,7 +12,8 @@ ORDER = 40
 DESCRIPTION = """\
 Fine-tune a model on SoulChat data from a YAML recipe (recipes/*/*.yaml): full fine-tuning
 (DeepSpeed ZeRO-2/3 when the recipe names a DeepSpeed config) or a MeChat-style LoRA adapter.
-Any other --name value pair overrides a recipe key (e.g. --learning_rate 1e-4 --mask all);
+Every recipe key is also a flag that overrides the recipe: --learning-rate 1e-4 --mask all (the
+recipe's own spelling, --learning_rate, works too, and is what recipes/train.py takes);
 `soulchat train --list-arguments` prints every key with its help. Rerunning the same command
 resumes from the last checkpoint in the output folder. For several GPUs or machines, launch
 recipes/train.py with `accelerate launch` (see recipes/README.md); this command runs one process."""
@@ -20,7 +21,7 @@ recipes/train.py with `accelerate launch` (see recipes/README.md); this command 
 EPILOG = """\
 examples:
   soulchat train --config recipes/demo-cpu/lora.yaml --max-steps 50
-  soulchat train --config recipes/demo-cpu/lora.yaml --output runs/demo --learning_rate 5e-3
+  soulchat train --config recipes/demo-cpu/lora.yaml --output runs/demo --learning-rate 5e-3
 results: OUTPUT/train_summary.json (steps, losses, eval loss), the model or adapter, checkpoints."""
 
 
@@ -41,21 +42,26 @@ def register(commands) -> None:
     train.add_argument(
         "--list-arguments", action="store_true", help="print every recipe key with its help and exit"
     )
-    train.set_defaults(handler=run_train, overrides=[])
-    _collect_overrides(train)
+    # Recipe keys are many and belong to the training dataclasses, not to this parser: the command
+    # line's main() hands the flags this parser does not know to run_train as `overrides`.
+    train.set_defaults(handler=run_train, overrides=[], takes_recipe_keys=True)
 
 
-def _collect_overrides(parser: argparse.ArgumentParser) -> None:
-    # Recipe keys are many and belong to the training dataclasses, not to this parser: flags it does
-    # not know are kept as overrides instead of being rejected.
-    parse_known = parser.parse_known_args
+def recipe_flags(argv: list[str]) -> list[str]:
+    """Recipe-key flags in the recipe's spelling: --learning-rate -> --learning_rate (also in
+    --key=value); flags that name no recipe key are left for the recipe parser to reject."""
+    from ..train.arguments import field_names
 
-    def parse_known_args(args=None, namespace=None):
-        namespace, extras = parse_known(args, namespace)
-        namespace.overrides = list(getattr(namespace, "overrides", None) or []) + list(extras)
-        return namespace, []
-
-    parser.parse_known_args = parse_known_args
+    keys = field_names()
+    out = []
+    for token in argv:
+        if token.startswith("--"):
+            name, equals, value = token[2:].partition("=")
+            snake = name.replace("-", "_")
+            if snake in keys or snake.removeprefix("no_") in keys:
+                token = f"--{snake}{equals}{value}"
+        out.append(token)
+    return out
 
 
 def list_arguments() -> None:
@@ -75,7 +81,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.list_arguments:
         list_arguments()
         return 0
-    argv = list(args.overrides)
+    argv = recipe_flags(list(args.overrides))
     if args.max_steps is not None:
         argv += ["--max_steps", str(args.max_steps)]
     if args.output is not None:

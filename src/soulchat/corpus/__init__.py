@@ -4,7 +4,7 @@
 `SoulChatCorpus` (loaded on first use: it imports datasets) is the same build as a datasets builder.
 """
 
-from .build import CONFIGS, SPLITS, BuildConfig, build_corpus, corpus_rows, split_hash
+from .build import CONFIGS, SPLITS, BuildConfig, build_corpus, corpus_rows, is_corpus_folder, is_finished_build, split_hash
 from .figures import MissingFontError, find_cjk_font
 from .stats import CorpusStats
 
@@ -18,6 +18,8 @@ __all__ = [
     "build_corpus",
     "corpus_rows",
     "find_cjk_font",
+    "is_corpus_folder",
+    "is_finished_build",
     "split_hash",
 ]
 

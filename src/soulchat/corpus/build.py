@@ -29,7 +29,7 @@ import numpy as np
 
 from ..clean import CleanConfig, Cleaner, CleanReport, iter_candidates
 from ..clean.sources import input_fingerprint
-from ..dialogue import USER, Dialogue, render_input
+from ..dialogue import USER, Dialogue, history_messages, render_input
 from ..topics import TopicAssignment, assign_topic, describe_sources
 from .stats import CorpusStats
 
@@ -58,6 +58,22 @@ class BuildConfig:
     plots: bool = field(default=True, metadata={"help": "draw the topic bar chart and the word cloud (needs a CJK font)"})
     license: str = field(default="apache-2.0", metadata={"help": "license field of the dataset card"})
     pretty_name: str = field(default="SoulChatCorpus", metadata={"help": "dataset name in the card"})
+
+
+def is_corpus_folder(path: str | Path) -> bool:
+    """Whether `path` is a SoulChatCorpus folder: a README.md whose YAML front matter lists the
+    `configs:` that `datasets.load_dataset(path, config)` reads (what `soulchat build` writes)."""
+    readme = Path(path) / "README.md"
+    if not readme.is_file():
+        return False
+    text = readme.read_text(encoding="utf-8", errors="replace")
+    front = text.split("---", 2)[1] if text.startswith("---") and text.count("---") >= 2 else ""
+    return any(line.startswith("configs:") for line in front.splitlines())
+
+
+def is_finished_build(path: str | Path) -> bool:
+    """A corpus folder whose build ran to its end (a half-built one would publish a broken dataset)."""
+    return is_corpus_folder(path) and (Path(path) / DONE).is_file()
 
 
 def split_hash(dialogue_id: str, salt: str) -> int:
@@ -106,15 +122,14 @@ def corpus_rows(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     dialogue = Dialogue.from_record(record)
     ident, topic = record["id"], record["topic"]
     samples, messages = [], []
-    chat: list[dict[str, str]] = []
     for turn, (history, query, target) in enumerate(dialogue.exchanges(), start=1):
         sample_id = f"{ident}-{turn}"
         samples.append(
             {"id": sample_id, "dialogue_id": ident, "turn": turn, "topic": topic,
              "input": render_input(history, query), "target": target}
         )
-        chat = chat + [{"role": "user", "content": query}, {"role": "assistant", "content": target}]
-        messages.append({"id": sample_id, "dialogue_id": ident, "turn": turn, "topic": topic, "messages": list(chat)})
+        messages.append({"id": sample_id, "dialogue_id": ident, "turn": turn, "topic": topic,
+                         "messages": history_messages(history, query, target)})
     return {"dialogues": [record], "samples": samples, "messages": messages}
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..data import TOPICS
+from ..errors import SoulChatError
 
 KNOWN_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
@@ -32,7 +33,7 @@ MISSING_FONT = (
 )
 
 
-class MissingFontError(RuntimeError):
+class MissingFontError(SoulChatError, RuntimeError):
     pass
 
 

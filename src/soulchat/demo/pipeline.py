@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..commands._common import say
 from ..data import SAMPLE_DIALOGUES, SAMPLE_SINGLE_TURN
+from ..errors import SoulChatError
 from . import smollm2
 
 CHAT_MESSAGE = "最近工作压力特别大，晚上总是睡不着，躺在床上脑子停不下来。"
@@ -35,7 +36,7 @@ class DemoSettings:
     template: str = "soulchat"
 
 
-class StepFailed(RuntimeError):
+class StepFailed(SoulChatError, RuntimeError):
     pass
 
 
@@ -162,7 +163,7 @@ def _report(s: DemoSettings, record: dict) -> dict:
 def _chat(s: DemoSettings, record: dict) -> dict:
     from .. import safety
     from ..chat import ChatSession
-    from ..chat.backends import GenerationSettings, load_backend
+    from ..backends import GenerationSettings, load_backend
 
     transcript = s.output / "chat-transcript.json"
     crisis = safety.assess(CRISIS_MESSAGE)
@@ -189,11 +190,11 @@ def _chat(s: DemoSettings, record: dict) -> dict:
 
 
 def _cards(s: DemoSettings, record: dict) -> dict:
-    from ..hub import model_card_text, read_run
+    from ..hub import CardSources, model_card_text, read_run
 
     merged = s.output / "train" / "merged"
     run = read_run(merged, recipe=s.config, base_model="HuggingFaceTB/SmolLM2-135M-Instruct", template=s.template)
-    card = model_card_text(run, "your-name/smollm2-135m-soulchat-demo", metrics=s.output / "eval" / "lora")
+    card = model_card_text(run, "your-name/smollm2-135m-soulchat-demo", CardSources(metrics=s.output / "eval" / "lora"))
     (merged / "README.md").write_text(card, encoding="utf-8")
     return {"model_card": str(merged / "README.md"), "dataset_card": str(s.output / "corpus" / "README.md")}
 

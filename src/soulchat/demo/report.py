@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..backends import PAPER_TEMPERATURE, PAPER_TOP_P
+
 METRICS = ("bleu-1", "bleu-2", "bleu-3", "bleu-4", "rouge-1", "rouge-2", "rouge-l")
 
 
@@ -27,7 +29,7 @@ def render(record: dict, settings) -> str:
         lines.append(f"| {name} | {step.get('seconds')} | " + "; ".join(f"{k}: {v}" for k, v in shown.items()) + " |")
     lines += [
         "",
-        f"## Evaluation ({settings.eval_limit} held-out test samples, top-p 0.75, temperature 0.95, "
+        f"## Evaluation ({settings.eval_limit} held-out test samples, top-p {PAPER_TOP_P}, temperature {PAPER_TEMPERATURE}, "
         f"at most {settings.max_new_tokens} new tokens)",
         "",
         "| model | " + " | ".join(METRICS) + " |",

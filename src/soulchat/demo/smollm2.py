@@ -36,6 +36,14 @@ def gguf_folder() -> Path:
     return folder
 
 
+def model_folder(template: str | None = None) -> str:
+    """`model_factory: soulchat.demo.smollm2:model_folder` (recipes/demo-cpu/lora.yaml): the
+    de-quantized folder, written on first use; `template` changes nothing here."""
+    import logging
+
+    return str(materialize(say=logging.getLogger(__name__).info))
+
+
 def materialize(folder: str | Path | None = None, say=lambda message: None) -> Path:
     """The model as a transformers folder (model + tokenizer), written on first use."""
     folder = Path(folder) if folder else default_folder()

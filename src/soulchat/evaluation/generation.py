@@ -1,10 +1,11 @@
 """Generation harness: test set in, predictions JSONL and metrics JSON out.
 
-A test example is (history rounds, final user turn, reference reply). The local generator renders
-prompts with the same chat template used in training (`get_template(name).encode_prompt`), pads on
-the left and samples in batches; the endpoint generator sends the same conversation as chat
-messages to any OpenAI-compatible server. Predictions are appended as they come, keyed by the
-example's position in the test set, so a rerun continues where it stopped.
+A test example is (history rounds, final user turn, reference reply). Replies come from the backends
+chat uses (soulchat.backends): the local generator asks a `TransformersBackend` for a batch
+(prompts from the training chat template, left-padded, reseeded per batch); the endpoint generator
+asks an `EndpointBackend` for one answer per example under the endpoint request policy.
+Predictions are appended as they come, keyed by the example's position in the test set, so a
+rerun continues where it stopped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..dialogue import Dialogue, DialogueFormatError, parse_input, render_input
+from ..backends import EndpointBackend, GenerationSettings, TransformersBackend
+from ..dialogue import DialogueFormatError, exchange_from_record, history_messages, render_input
+from ..errors import SoulChatError
 from ..io import InputError, iter_jsonl
 
 
@@ -31,38 +34,19 @@ class Example:
         return render_input(self.history, self.query)
 
     def messages(self) -> list[dict]:
-        out = []
-        for user, psychologist in self.history:
-            out += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
-        return out + [{"role": "user", "content": self.query}]
+        return history_messages(self.history, self.query)
 
 
 @dataclass
-class Decoding:
-    top_p: float = field(default=0.75, metadata={"help": "nucleus sampling (the paper: 0.75)"})
-    temperature: float = field(default=0.95, metadata={"help": "sampling temperature (the paper: 0.95); 0 = greedy"})
-    max_new_tokens: int = field(default=512, metadata={"help": "longest reply generated"})
+class Decoding(GenerationSettings):
+    """The backends' GenerationSettings (the paper's decoding, prompt budget 1536) plus a seed."""
+
     seed: int = field(default=42, metadata={"help": "sampling seed; each batch reseeds from it, so reruns repeat"})
 
 
-def _example(index: int, record, where: str) -> Example:
-    if not isinstance(record, dict):
-        raise ValueError(f"{where}: expected an object, got {type(record).__name__}")  # noqa: TRY004 - bad input line
-    if "input" in record and "target" in record:
-        for name in ("input", "target"):
-            if not isinstance(record[name], str) or not record[name].strip():
-                got = "empty" if isinstance(record[name], str) else f"{type(record[name]).__name__}"
-                raise ValueError(f"{where}: '{name}' must be a non-empty string, got {got}")
-        history, query = parse_input(record["input"])
-        return Example(index, history, query, record["target"], record.get("id"))
-    if "messages" in record:
-        dialogue = Dialogue.from_messages(record["messages"], id=record.get("id"))
-        exchanges = dialogue.exchanges()
-        if not exchanges or dialogue.turns[-1].role == "user":
-            raise ValueError(f"{where}: 'messages' must end with an assistant reply (the reference)")
-        history, query, target = exchanges[-1]
-        return Example(index, list(history), query, target, record.get("id"))
-    raise ValueError(f"{where}: expected {{input, target}} or {{messages}}, got keys {sorted(record)}")
+def _example(index: int, record) -> Example:
+    history, query, target = exchange_from_record(record)
+    return Example(index, list(history), query, target, record.get("id"))
 
 
 def load_test_set(path: str | Path, split: str = "test", limit: int | None = None) -> list[Example]:
@@ -73,8 +57,9 @@ def load_test_set(path: str | Path, split: str = "test", limit: int | None = Non
     if path.is_dir():
         import datasets
 
-        readme = path / "README.md"
-        if not readme.is_file() or "configs:" not in readme.read_text(encoding="utf-8", errors="replace"):
+        from ..corpus import is_corpus_folder
+
+        if not is_corpus_folder(path):
             raise ValueError(f"{path}: a folder, but not a SoulChatCorpus (no README.md listing configs:); "
                              "pass the folder `soulchat build` wrote, or a JSONL file")
         try:
@@ -88,9 +73,9 @@ def load_test_set(path: str | Path, split: str = "test", limit: int | None = Non
             if limit is not None and index >= limit:
                 break
             try:
-                examples.append(_example(index, dict(row), f"{path} [{split}] row {index}"))
-            except (ValueError, DialogueFormatError) as error:
-                raise ValueError(str(error)) from None
+                examples.append(_example(index, dict(row)))
+            except DialogueFormatError as error:
+                raise ValueError(f"{path} [{split}] row {index}: {error}") from None
         if not examples:
             raise ValueError(f"{path} [{split}]: no test examples")
         return examples
@@ -100,7 +85,7 @@ def load_test_set(path: str | Path, split: str = "test", limit: int | None = Non
         if limit is not None and index >= limit:
             break
         try:
-            examples.append(_example(index, record, f"{path}:{line}"))
+            examples.append(_example(index, record))
         except DialogueFormatError as error:
             raise InputError(path, line, str(error)) from None
     if not examples:
@@ -110,57 +95,44 @@ def load_test_set(path: str | Path, split: str = "test", limit: int | None = Non
 
 # ---------------------------------------------------------------------------- generators
 class LocalGenerator:
-    """Batched sampling with a transformers causal LM, prompts from a training chat template."""
+    """Evaluation through a `TransformersBackend` (the one chat uses): batches of prompts from the
+    training chat template, left-padded, sampled with a seed per batch.
 
-    def __init__(self, model, tokenizer, template: str, decoding: Decoding, max_source_length: int = 1024):
-        from ..templates import get_template, stop_token_ids
+    `LocalGenerator(backend, decoding=...)` or, for a model in hand, `LocalGenerator(model,
+    tokenizer, template, decoding)`. `max_source_length`, when given, overrides the decoding's
+    prompt budget (`max_length`).
+    """
 
-        self.model, self.tokenizer, self.decoding = model, tokenizer, decoding
-        self.template = get_template(template)
-        self.max_source_length = max_source_length
-        self.stop_ids = stop_token_ids(self.template, tokenizer, model)
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
+    def __init__(self, model, tokenizer=None, template: str = "soulchat", decoding: Decoding | None = None,
+                 max_source_length: int | None = None):
+        from dataclasses import replace
+
+        self.backend = model if isinstance(model, TransformersBackend) else TransformersBackend(model, tokenizer, template)
+        decoding = decoding or Decoding()
+        self.decoding = decoding if max_source_length is None else replace(decoding, max_length=max_source_length)
+
+    @property
+    def stop_ids(self) -> list[int]:
+        return self.backend.stop_ids
 
     def generate(self, examples: Sequence[Example], batch_number: int = 0) -> list[str]:
-        import torch
-
-        prompts = [
-            self.template.encode_prompt(self.tokenizer, e.history, e.query, self.max_source_length).input_ids
-            for e in examples
-        ]
-        width = max(len(p) for p in prompts)
-        # left padding: every prompt ends at the same column, where generation starts
-        input_ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts])
-        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-        d = self.decoding
-        sampling = d.temperature > 0
-        torch.manual_seed(d.seed + batch_number)
-        settings = {"max_new_tokens": d.max_new_tokens, "do_sample": sampling, "pad_token_id": self.pad_id,
-                    "eos_token_id": self.stop_ids}
-        if sampling:
-            settings.update(top_p=d.top_p, temperature=d.temperature)
-        else:
-            settings.update(top_p=None, temperature=None, top_k=None)
-        with torch.no_grad():
-            output = self.model.generate(input_ids=input_ids.to(self.model.device),
-                                         attention_mask=attention.to(self.model.device), **settings)
-        replies = []
-        for row in output[:, width:].tolist():
-            cut = next((i for i, t in enumerate(row) if t in self.stop_ids), len(row))
-            replies.append(self.tokenizer.decode(row[:cut], skip_special_tokens=True).strip())
-        return replies
+        return self.backend.generate([(e.history, e.query) for e in examples], self.decoding,
+                                     seed=self.decoding.seed + batch_number)
 
 
 class EndpointGenerator:
-    """Chat completions from an OpenAI-compatible endpoint (ChatGPT baseline, vLLM-served model),
-    under the request policy of soulchat.endpoint: a failed request gives no prediction (None, its
-    cause in `failures`), and the run stops asking once the endpoint looks dead."""
+    """Chat completions from an OpenAI-compatible endpoint (ChatGPT baseline, vLLM-served model)
+    through an `EndpointBackend`, under the request policy of soulchat.endpoint: a failed request
+    gives no prediction (None, its cause in `failures`), and the run stops asking once the endpoint
+    looks dead."""
 
     def __init__(self, client, model: str, decoding: Decoding, concurrency: int = 8, system: str | None = None,
                  attempts: int | None = None):
         from ..endpoint import DEFAULT_ATTEMPTS, Breaker
 
-        self.client, self.model, self.decoding = client, model, decoding
+        self.backend = EndpointBackend(str(getattr(client, "base_url", "") or "endpoint"), model_name=model,
+                                       client=client, attempts=attempts)
+        self.model, self.decoding = model, decoding
         self.concurrency, self.system = concurrency, system
         self.attempts = attempts or DEFAULT_ATTEMPTS
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
@@ -168,16 +140,13 @@ class EndpointGenerator:
         self.breaker = Breaker(limit=max(8, 2 * concurrency))
 
     def _one(self, example: Example) -> str | None:
-        from ..endpoint import RequestFailed, complete
+        from ..endpoint import RequestFailed
 
         if self.breaker.tripped:
             return None
-        d = self.decoding
-        messages = ([{"role": "system", "content": self.system}] if self.system else []) + example.messages()
-        body = {"model": self.model, "messages": messages, "top_p": d.top_p, "temperature": d.temperature,
-                "max_tokens": d.max_new_tokens, "seed": d.seed + example.id}
         try:
-            answer = complete(self.client, body, attempts=self.attempts)
+            answer = self.backend.complete(example.history, example.query, self.decoding, system=self.system,
+                                           seed=self.decoding.seed + example.id, attempts=self.attempts)
         except RequestFailed as failed:
             self.failures.append(failed.cause)
             self.breaker.failure(failed)
@@ -195,7 +164,7 @@ class EndpointGenerator:
 
 
 # ---------------------------------------------------------------------------------- runs
-class GenerationIncomplete(RuntimeError):
+class GenerationIncomplete(SoulChatError, RuntimeError):
     """Some examples have no prediction (their requests failed); `missing` lists their ids."""
 
     def __init__(self, message: str, missing: list[int]):

@@ -19,7 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ..chat.backends import GenerationSettings
+from ..backends import GenerationSettings
 from .protocol import DONE, ApiError, ChatRequest, Limits, chunk, completion, error_event, parse_request
 from .turns import Turn, disclosure_prefix, summary, upstream_error, without_disclosure
 

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from ..chat.backends import ChatBackendError, GenerationSettings
+from ..backends import ChatBackendError, GenerationSettings
 from ..chat.session import ChatSession, ReplyChunk, TurnRecord
 
 

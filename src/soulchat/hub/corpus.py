@@ -33,13 +33,13 @@ def corpus_managed(path: str, include_rejects: bool = False) -> bool:
 
 def corpus_uploads(folder: str | Path, repo_id: str, include_rejects: bool = False) -> list[Upload]:
     """The files of a finished build, checked: a half-built folder would publish a broken dataset."""
-    from ..corpus.build import DONE
+    from ..corpus.build import DONE, is_finished_build
 
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder}: no such folder")
     card = folder / "README.md"
-    if not (folder / DONE).is_file() or not card.is_file():
+    if not is_finished_build(folder):
         raise ValueError(f"{folder}: not a finished SoulChatCorpus build (no {DONE} or README.md); "
                          "run `soulchat build ... --output` to completion first")
     text = card.read_text(encoding="utf-8")

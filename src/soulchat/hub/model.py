@@ -20,16 +20,18 @@ import fnmatch
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..backends import paper_generation_config
 from .run import RunInfo, read_cehs, read_metrics, read_run
 from .upload import PushResult, Upload, default_api, push_files
 
 logger = logging.getLogger(__name__)
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "model_card.md"
-GENERATION = {"do_sample": True, "top_p": 0.75, "temperature": 0.95}  # the paper's decoding
+GENERATION = paper_generation_config()  # the paper's decoding (soulchat.backends)
 MODEL_FILES = (
     "config.json", "adapter_config.json", "generation_config.json",
     "*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin", "pytorch_model*.bin.index.json", "adapter_model.bin",
@@ -77,7 +79,7 @@ def chat_template(output_dir: Path, template: str | None) -> bytes | None:
 
 
 def _hub_id(name: str | None) -> str | None:
-    """`org/name` when `name` looks like a hub id rather than a local path or a built-in (tiny-glm)."""
+    """`org/name` when `name` looks like a hub id rather than a local path."""
     if not name or name.startswith((".", "/", "~")) or Path(name).exists() or name.count("/") != 1:
         return None
     return name
@@ -139,35 +141,35 @@ def render_model_card(
     return str(card)
 
 
-def model_card_text(
-    run: RunInfo,
-    repo_id: str,
-    *,
-    corpus_repo: str | None = None,
-    metrics: str | Path | None = None,
-    cehs: str | Path | None = None,
-    cehs_system: str | None = None,
-    license: str | None = None,
-) -> str:
+@dataclass(frozen=True)
+class CardSources:
+    """What a model card is built from besides the run folder: the recipe the run was trained from
+    (its values win over training_args.bin), the base model and template when the run does not say,
+    the corpus repo, `soulchat eval`'s metrics.json (or its folder), a CEHS summary (cehs.json from
+    `soulchat judge`, cehs_human.json from `soulchat cehs import`) with the system to read from it,
+    and the license."""
+
+    recipe: str | Path | None = None
+    base_model: str | None = None
+    template: str | None = None
+    corpus_repo: str | None = None
+    metrics: str | Path | None = None
+    cehs: str | Path | None = None
+    cehs_system: str | None = None
+    license: str | None = None
+
+
+def model_card_text(run: RunInfo, repo_id: str, card: CardSources | None = None) -> str:
     """The model card of `run` with the scores read from `soulchat eval` / CEHS files."""
-    scores = read_metrics(metrics) if metrics else None
-    judged = read_cehs(cehs, cehs_system) if cehs else None
-    return render_model_card(run, repo_id, corpus_repo=corpus_repo, metrics=scores, cehs=judged, license=license)
+    card = card or CardSources()
+    scores = read_metrics(card.metrics) if card.metrics else None
+    judged = read_cehs(card.cehs, card.cehs_system) if card.cehs else None
+    return render_model_card(run, repo_id, corpus_repo=card.corpus_repo, metrics=scores, cehs=judged,
+                             license=card.license)
 
 
-def model_uploads(
-    output_dir: str | Path,
-    repo_id: str,
-    *,
-    recipe: str | Path | None = None,
-    base_model: str | None = None,
-    template: str | None = None,
-    corpus_repo: str | None = None,
-    metrics: str | Path | None = None,
-    cehs: str | Path | None = None,
-    cehs_system: str | None = None,
-    license: str | None = None,
-) -> list[Upload]:
+def model_uploads(output_dir: str | Path, repo_id: str, card: CardSources | None = None) -> list[Upload]:
+    card = card or CardSources()
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
         raise ValueError(f"{output_dir}: no such folder")
@@ -175,10 +177,9 @@ def model_uploads(
     if not ((output_dir / "config.json").is_file() or (output_dir / "adapter_config.json").is_file()) or not has_weights:
         raise ValueError(f"{output_dir}: no model here (need config.json or adapter_config.json and weights); "
                          "pass the folder `soulchat train` saved to (its --output), or OUTPUT/merged")
-    run = read_run(output_dir, recipe=recipe, base_model=base_model, template=template)
-    card = model_card_text(run, repo_id, corpus_repo=corpus_repo, metrics=metrics, cehs=cehs,
-                           cehs_system=cehs_system, license=license)
-    generated: dict[str, bytes] = {"README.md": card.encode("utf-8"), "generation_config.json": generation_config(output_dir)}
+    run = read_run(output_dir, recipe=card.recipe, base_model=card.base_model, template=card.template)
+    text = model_card_text(run, repo_id, card)
+    generated: dict[str, bytes] = {"README.md": text.encode("utf-8"), "generation_config.json": generation_config(output_dir)}
     template_bytes = chat_template(output_dir, run.template)
     if template_bytes is not None:
         generated["chat_template.jinja"] = template_bytes
@@ -192,31 +193,19 @@ def model_uploads(
 def push_model(
     output_dir: str | Path,
     repo_id: str,
+    card: CardSources | None = None,
     *,
     api=None,
     private: bool = False,
     revision: str | None = None,
     commit_message: str | None = None,
     create_pr: bool = False,
-    recipe: str | Path | None = None,
-    base_model: str | None = None,
-    template: str | None = None,
-    corpus_repo: str | None = None,
-    metrics: str | Path | None = None,
-    cehs: str | Path | None = None,
-    cehs_system: str | None = None,
-    license: str | None = None,
     say: Callable[[str], None] = lambda message: None,
 ) -> PushResult:
-    """Upload a model or LoRA adapter folder with a card built from the run; unchanged files are not re-sent.
-
-    `metrics`: `soulchat eval`'s metrics.json (or its folder); `cehs`: cehs.json from `soulchat judge`
-    or cehs_human.json from `soulchat cehs import`; `recipe`: the YAML the run was trained from (its
-    values win over training_args.bin). Raises `PushError` listing what was not uploaded.
-    """
-    uploads = model_uploads(output_dir, repo_id, recipe=recipe, base_model=base_model, template=template,
-                            corpus_repo=corpus_repo, metrics=metrics, cehs=cehs, cehs_system=cehs_system,
-                            license=license)
+    """Upload a model or LoRA adapter folder with a card built from the run and `card` (CardSources:
+    recipe, metrics, CEHS, corpus repo, license…); unchanged files are not re-sent. Raises
+    `PushError` listing what was not uploaded."""
+    uploads = model_uploads(output_dir, repo_id, card)
     return push_files(
         api or default_api(), repo_id, uploads, repo_type="model", managed=model_managed,
         private=private, revision=revision, create_pr=create_pr,

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import SoulChatError
+
 CHUNK = 1 << 20
 
 
@@ -69,7 +71,7 @@ class PushResult:
         }
 
 
-class PushError(RuntimeError):
+class PushError(SoulChatError, RuntimeError):
     """The push failed; `not_uploaded` lists every file that is not on the hub as it should be."""
 
     def __init__(self, repo_id: str, not_uploaded: list[str], cause: BaseException, hint: str = "") -> None:
@@ -88,7 +90,7 @@ def _hint(error: BaseException) -> str:
     return ""
 
 
-class MissingBase(ValueError):
+class MissingBase(SoulChatError, ValueError):
     """A pull request was asked for against a branch that does not exist."""
 
 

@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..endpoint import EmptyAnswer, describe, parse_answer
-from .costs import PriceTable
 from .inputs import SingleTurn
 from .plan import RewriteSettings, plan_request
-from .results import ResultLog, now_iso
-from .runner import ROW_FATAL, RunReport
+from .results import now_iso
+from .runner import ROW_FATAL, Runner, RunReport
 
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 ENDPOINT = "/v1/chat/completions"
@@ -44,32 +43,26 @@ class Part:
     collected: bool = False
 
 
-class BatchRunner:
+class BatchRunner(Runner):
+    """The OpenAI Batch API: files of at most `max_lines` requests and `max_bytes`, polled every
+    `poll_interval` seconds, failed rows resubmitted up to `max_rounds` times."""
+
     def __init__(
         self,
         settings: RewriteSettings,
         output: str | Path,
         *,
-        base_url: str | None = None,
-        api_key: str = "EMPTY",
-        prices: PriceTable | None = None,
-        progress: bool = True,
         max_lines: int = 50_000,
         max_bytes: int = 190 * 2**20,
         poll_interval: float = 30.0,
         max_rounds: int = 3,
+        **shared,
     ) -> None:
-        self.settings = settings
-        self.output = Path(output)
+        super().__init__(settings, output, **shared)
         self.folder = self.output / "batch"
         self.state_path = self.folder / "state.json"
-        self.base_url, self.api_key = base_url, api_key
-        self.prices = prices or PriceTable.load()
-        self.progress = progress
         self.max_lines, self.max_bytes = max_lines, max_bytes
         self.poll_interval, self.max_rounds = poll_interval, max_rounds
-        self.log = ResultLog(self.output, cost_of=self.prices.cost_of)
-        self.report = RunReport()
 
     # -- state ------------------------------------------------------------------------------
     def _load_state(self) -> list[Part]:

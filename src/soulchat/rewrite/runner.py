@@ -120,7 +120,11 @@ def make_clients(base_url: str | None, api_key: str, settings: RewriteSettings) 
     return [make_client(base_url, api_key, settings, connections=size, verify=verify) for _ in range(shards)]
 
 
-class RewriteRunner:
+class Runner:
+    """What every way of running a rewrite shares (live requests: RewriteRunner; the Batch API:
+    BatchRunner): the settings, the output folder and its result log, the endpoint (`base_url`,
+    `api_key`), the price table and whether a progress bar is shown."""
+
     def __init__(
         self,
         settings: RewriteSettings,
@@ -130,15 +134,22 @@ class RewriteRunner:
         api_key: str = "EMPTY",
         prices: PriceTable | None = None,
         progress: bool = True,
-        total: int | None = None,
     ) -> None:
         self.settings = settings
         self.output = Path(output)
         self.base_url, self.api_key = base_url, api_key
         self.prices = prices or PriceTable.load()
-        self.progress, self.total = progress, total
+        self.progress = progress
         self.log = ResultLog(self.output, cost_of=self.prices.cost_of)
         self.report = RunReport()
+
+
+class RewriteRunner(Runner):
+    """Live requests in an async pool (rate limits, pauses, breaker); `total` rows for the progress bar."""
+
+    def __init__(self, settings: RewriteSettings, output: str | Path, *, total: int | None = None, **shared) -> None:
+        super().__init__(settings, output, **shared)
+        self.total = total
         self.limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute)
         self.pause = PoolPause()
         self.breaker = Breaker(limit=max(8, 2 * settings.concurrency))

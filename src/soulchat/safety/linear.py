@@ -2,8 +2,8 @@
 
 The n-gram model (sparse binary features), the head over sentence embeddings (dense) and the
 stacker that combines them with the rules (a handful of dense features) are all multinomial
-logistic regression. They are trained here the same way: full-batch Adam from zeros, L2 on every
-weight but the bias, per-example weights. Full batch and a fixed start make training
+logistic regression. They are trained here the same way: full-batch Adam from zeros (in torch
+float64 on the CPU), L2 on every weight but the bias, per-example weights. Full batch and a fixed start make training
 deterministic: the same data gives the same weights, so a shipped model can be rebuilt and checked.
 """
 
@@ -51,38 +51,46 @@ def softmax_regression(
     if weight.shape != (n,) or (weight < 0).any() or weight.sum() <= 0:
         raise ValueError("sample_weight must hold one non-negative weight per example, not all zero")
     weight = weight / weight.sum()
-    onehot = np.zeros((n, n_classes))
-    onehot[np.arange(n), y] = 1.0
-    sparse = isinstance(features, Sparse)
-    if sparse:
+    # The loop runs in torch (float64, CPU): its CSR sparse products are ~8x faster than numpy's
+    # gather/bincount and give the same weights. Imported here: only training needs it.
+    import warnings
+
+    import torch
+
+    onehot = torch.zeros((n, n_classes), dtype=torch.float64)
+    onehot[torch.arange(n), torch.from_numpy(y)] = 1.0
+    if isinstance(features, Sparse):
         width, bias_row = features.n_cols, 0
-        starts = np.searchsorted(features.rows, np.arange(n))
+        row_starts = np.searchsorted(features.rows, np.arange(n + 1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            matrix = torch.sparse_csr_tensor(torch.from_numpy(row_starts), torch.from_numpy(features.cols.astype(np.int64)),
+                                             torch.ones(len(features.cols), dtype=torch.float64), (n, width),
+                                             check_invariants=True)
+            transposed = matrix.t().to_sparse_csr()
     else:
-        dense = np.hstack([np.asarray(features, dtype=float), np.ones((n, 1))])
-        width, bias_row = dense.shape[1], dense.shape[1] - 1
-    weights = np.zeros((width, n_classes))
-    decay = np.full((width, 1), l2)
+        matrix = torch.from_numpy(np.hstack([np.asarray(features, dtype=float), np.ones((n, 1))]))
+        width, bias_row = matrix.shape[1], matrix.shape[1] - 1
+        transposed = matrix.t().contiguous()
+    weights = torch.zeros((width, n_classes), dtype=torch.float64)
+    decay = torch.full((width, 1), l2, dtype=torch.float64)
     decay[bias_row] = 0.0
-    m = np.zeros_like(weights)
-    s = np.zeros_like(weights)
+    row_weight = torch.from_numpy(weight)[:, None]
+    m = torch.zeros_like(weights)
+    s = torch.zeros_like(weights)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
-    for step in range(1, steps + 1):
-        z = np.add.reduceat(weights[features.cols], starts, axis=0) if sparse else dense @ weights
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        g_rows = (p - onehot) * weight[:, None]
-        if sparse:
-            per_entry = g_rows[features.rows]
-            grad = np.empty_like(weights)
-            for k in range(n_classes):
-                grad[:, k] = np.bincount(features.cols, weights=per_entry[:, k], minlength=width)
-        else:
-            grad = dense.T @ g_rows
-        grad += decay * weights
-        m = beta1 * m + (1 - beta1) * grad
-        s = beta2 * s + (1 - beta2) * grad * grad
-        weights -= learning_rate * (m / (1 - beta1**step)) / (np.sqrt(s / (1 - beta2**step)) + eps)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # these products are small: extra threads only spin (10-30x slower on a busy machine)
+    try:
+        for step in range(1, steps + 1):
+            p = torch.softmax(matrix @ weights, dim=1)
+            grad = transposed @ ((p - onehot) * row_weight) + decay * weights
+            m.mul_(beta1).add_(grad, alpha=1 - beta1)
+            s.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            weights -= learning_rate * (m / (1 - beta1**step)) / ((s / (1 - beta2**step)).sqrt() + eps)
+    finally:
+        torch.set_num_threads(threads)
+    weights = weights.numpy()
     return weights
 
 

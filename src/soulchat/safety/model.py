@@ -21,6 +21,7 @@ Long text: the n-gram model and the rules read all of it (linear time); the enco
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from pathlib import Path
@@ -134,7 +135,7 @@ class CrisisModel:
             raise FileNotFoundError(f"{path}: no such crisis model file") from None
         except IsADirectoryError:
             raise ValueError(f"{path}: is a folder, not a crisis model file (.npz)") from None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             reason = f"missing {error}" if isinstance(error, KeyError) else "not a readable .npz archive"
             raise ValueError(f"{path}: not a soulchat crisis model ({reason}); "
                              "write one with `soulchat safety train --out FILE`") from None

@@ -3,7 +3,7 @@ model's), chatglm, chatglm2, chatglm3, glm4, glm4-eos, native; and the ids gener
 
 from __future__ import annotations
 
-from .base import ChatTemplate, PromptEncoding, Special, TargetEncoding, TemplateError
+from .base import MAX_SOURCE_LENGTH, MAX_TARGET_LENGTH, ChatTemplate, Piece, PromptEncoding, Rendered, Special, TargetEncoding, TemplateError
 from .formats import (
     ChatGLM2Template,
     ChatGLM3Template,
@@ -16,9 +16,13 @@ from .formats import (
 from .native import NativeTemplate
 
 __all__ = [
+    "MAX_SOURCE_LENGTH",
+    "MAX_TARGET_LENGTH",
     "TEMPLATES",
     "ChatTemplate",
+    "Piece",
     "PromptEncoding",
+    "Rendered",
     "Special",
     "TargetEncoding",
     "TemplateError",

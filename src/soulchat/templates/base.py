@@ -16,12 +16,18 @@ import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..dialogue import History
+from ..errors import SoulChatError
 
-History = Sequence[tuple[str, str]]
 
-
-class TemplateError(ValueError):
+class TemplateError(SoulChatError, ValueError):
     """A template cannot be used with this tokenizer or these lengths."""
+
+
+#: Token budgets wherever nothing else is said (training, evaluation, chat, `soulchat samples`): the
+#: prompt, whose oldest history rounds are cut first, and the reply with its stop token.
+MAX_SOURCE_LENGTH = 1536
+MAX_TARGET_LENGTH = 512
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,17 @@ class Special:
     token: str
 
 
-Piece = str | Special
+@dataclass(frozen=True)
+class Rendered:
+    """Text a tokenizer's own chat_template wrote: its special-token strings are meant as tokens
+    (they come from the template, not from the user), so it is tokenized as it stands."""
+
+    text: str
+
+
+#: What a prompt is rendered to: plain text (user text included: never split into special
+#: tokens), a special token by name, or a chat_template's rendered output.
+Piece = str | Special | Rendered
 
 
 @dataclass(frozen=True)
@@ -47,7 +63,9 @@ class TargetEncoding:
     truncated: bool = False  # the reply was longer than max_target_length
 
 
-_PROBE = (("U1", "P1"), ("U2", "P2"))  # placeholder dialogue for structural checks
+#: A placeholder dialogue of two rounds, rendered to find a template's structure (its special
+#: tokens, its stop, whether a sample is a prefix of the whole dialogue).
+PROBE = (("U1", "P1"), ("U2", "P2"))
 
 
 class ChatTemplate:
@@ -68,7 +86,11 @@ class ChatTemplate:
 
     def stop_token(self, tokenizer=None) -> str:
         """The token trained after the psychologist's reply, which ends generation."""
-        return _eos(tokenizer, self.name)
+        return eos_token(tokenizer, self.name)
+
+    def stop_pieces(self, tokenizer=None) -> list[Piece]:
+        """How the stop token is encoded after the reply: by its id."""
+        return [Special(self.stop_token(tokenizer))]
 
     # -- rendering --------------------------------------------------------------
     def prompt_pieces(self, history: History, query: str, tokenizer=None) -> list[Piece]:
@@ -79,10 +101,7 @@ class ChatTemplate:
 
     def render_prompt(self, history: History, query: str, tokenizer=None) -> str:
         """The prompt as text, special tokens written out (for reading and for debugging)."""
-        return "".join(
-            p.token if isinstance(p, Special) else p
-            for p in self.prompt_pieces(history, query, tokenizer)
-        )
+        return "".join(_text(p) for p in self.prompt_pieces(history, query, tokenizer))
 
     def render_target(self, target: str, tokenizer=None) -> str:
         """The trained span as text: the psychologist's turn followed by the stop token."""
@@ -90,14 +109,14 @@ class ChatTemplate:
 
     def special_tokens(self, tokenizer=None) -> list[str]:
         """Every special token this template writes, in order of first use."""
-        pieces = self.prompt_pieces([_PROBE[0]], _PROBE[1][0], tokenizer)
+        pieces = self.prompt_pieces([PROBE[0]], PROBE[1][0], tokenizer)
         tokens = [p.token for p in pieces if isinstance(p, Special)] + [self.stop_token(tokenizer)]
         return list(dict.fromkeys(tokens))
 
     def prefix_consistent(self, tokenizer=None) -> bool:
         """True when a sample's rendering (stop token included) is a prefix of the rendering of
         the whole dialogue, so that one sequence per dialogue can train every turn at once."""
-        (u1, p1), (u2, p2) = _PROBE
+        (u1, p1), (u2, p2) = PROBE
         first = self.render_prompt([], u1, tokenizer) + self.render_target(p1, tokenizer)
         whole = self.render_prompt([(u1, p1)], u2, tokenizer) + self.render_target(p2, tokenizer)
         return whole.startswith(first)
@@ -125,9 +144,11 @@ class ChatTemplate:
                 text.append(piece)
                 continue
             if text:
-                ids += _encode_text(tokenizer, "".join(text))
+                ids += encode_text(tokenizer, "".join(text))
                 text = []
-            if piece is not None:
+            if isinstance(piece, Rendered):
+                ids += tokenizer(piece.text, add_special_tokens=False)["input_ids"]
+            elif piece is not None:
                 token_id = _token_id(tokenizer, piece.token)
                 if token_id is None:
                     self.check(tokenizer)
@@ -189,8 +210,8 @@ class ChatTemplate:
 
     def encode_target(self, tokenizer, target: str, max_length: int | None = None) -> TargetEncoding:
         """Token ids of the trained span: target tokens (cut to the budget) plus the stop token."""
-        stop_ids = self.encode_pieces(tokenizer, [Special(self.stop_token(tokenizer))])
-        ids = _encode_text(tokenizer, target)
+        stop_ids = self.encode_pieces(tokenizer, self.stop_pieces(tokenizer))
+        ids = encode_text(tokenizer, target)
         room = len(ids)
         if max_length is not None:
             if max_length <= len(stop_ids):
@@ -202,7 +223,14 @@ class ChatTemplate:
         return f"<ChatTemplate {self.name}>"
 
 
-def _eos(tokenizer, name: str) -> str:
+def _text(piece: Piece) -> str:
+    if isinstance(piece, Special):
+        return piece.token
+    return piece.text if isinstance(piece, Rendered) else piece
+
+
+def eos_token(tokenizer, name: str) -> str:
+    """The tokenizer's eos token, which template `name` ends replies with."""
     if tokenizer is None:
         return "<eos>"  # placeholder for structural checks without a tokenizer
     if not tokenizer.eos_token:
@@ -213,7 +241,8 @@ def _eos(tokenizer, name: str) -> str:
     return tokenizer.eos_token
 
 
-def _encode_text(tokenizer, text: str) -> list[int]:
+def encode_text(tokenizer, text: str) -> list[int]:
+    """Ids of plain text; special-token strings inside it stay text."""
     # split_special_tokens: a user who types "<|user|>" must not forge a turn boundary
     return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
 
@@ -223,7 +252,9 @@ def _token_id(tokenizer, token: str) -> int | None:
     return _per_tokenizer(tokenizer, "added", tokenizer.get_added_vocab).get(token)
 
 
-def _leading_special_tokens(tokenizer) -> list[str]:
+def leading_special_tokens(tokenizer) -> list[str]:
+    """The special tokens this tokenizer puts in front of any text by itself (a Llama-style BOS)."""
+
     def compute() -> list[str]:
         plain = tokenizer("用户", add_special_tokens=False)["input_ids"]
         full = tokenizer("用户", add_special_tokens=True)["input_ids"]

@@ -8,7 +8,7 @@ always ends where the reply begins, so the trained span is exactly reply + stop.
 from __future__ import annotations
 
 from ..dialogue import LABELS, PSYCHOLOGIST, USER
-from .base import ChatTemplate, Piece, Special, _leading_special_tokens
+from .base import ChatTemplate, Piece, Special, leading_special_tokens
 
 
 class SoulChatTemplate(ChatTemplate):
@@ -24,7 +24,7 @@ class SoulChatTemplate(ChatTemplate):
 
     def prefix(self, tokenizer=None) -> list[Piece]:
         # Whatever the tokenizer puts in front of text by itself (a Llama-style BOS), nothing else.
-        return [Special(t) for t in _leading_special_tokens(tokenizer)] if tokenizer else []
+        return [Special(t) for t in leading_special_tokens(tokenizer)] if tokenizer else []
 
     def history_round(self, index, user, psychologist):
         return [f"{LABELS[USER]}：{user}\n{LABELS[PSYCHOLOGIST]}：{psychologist}\n"]

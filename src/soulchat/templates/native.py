@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from .base import _PROBE, ChatTemplate, History, Special, TemplateError, _encode_text, _eos
+from ..dialogue import history_messages
+from .base import PROBE, ChatTemplate, Piece, Rendered, TemplateError, eos_token
 
 
 class NativeTemplate(ChatTemplate):
@@ -13,16 +12,6 @@ class NativeTemplate(ChatTemplate):
 
     name = "native"
     description = "the tokenizer's own chat_template (trained span found by rendering the prefix)"
-
-    @staticmethod
-    def _messages(history: History, query: str, reply: str | None = None) -> list[dict]:
-        messages = []
-        for user, psychologist in history:
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": psychologist}]
-        messages.append({"role": "user", "content": query})
-        if reply is not None:
-            messages.append({"role": "assistant", "content": reply})
-        return messages
 
     def _render(self, tokenizer, messages, generation: bool) -> str:
         if tokenizer is None:
@@ -35,42 +24,31 @@ class NativeTemplate(ChatTemplate):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
 
     def render_prompt(self, history, query, tokenizer=None) -> str:
-        return self._render(tokenizer, self._messages(history, query), True)
+        return self._render(tokenizer, history_messages(history, query), True)
 
     def prompt_pieces(self, history, query, tokenizer=None):
         # The rendered chat template already spells its special tokens out; user text is not split.
-        return [_Rendered(self.render_prompt(history, query, tokenizer))]
+        return [Rendered(self.render_prompt(history, query, tokenizer))]
 
     def history_round(self, index, user, psychologist):
         return [f"{user}{psychologist}"]  # only a size estimate for truncation
 
     def stop_token(self, tokenizer=None) -> str:
-        (u1, p1), _ = _PROBE
+        (u1, p1), _ = PROBE
         prompt = self.render_prompt([], u1, tokenizer)
-        full = self._render(tokenizer, self._messages([], u1, p1), False)
+        full = self._render(tokenizer, history_messages([], u1, p1), False)
         if not full.startswith(prompt) or not full[len(prompt):].startswith(p1):
             raise TemplateError(
                 "the tokenizer's chat_template does not render a reply as generation prompt + reply "
                 "text; its trained span cannot be found by prefix (use a named template instead)"
             )
         stop = full[len(prompt) + len(p1):].rstrip()
-        return stop or _eos(tokenizer, self.name)
+        return stop or eos_token(tokenizer, self.name)
 
     def special_tokens(self, tokenizer=None) -> list[str]:
         return [self.stop_token(tokenizer)]
 
-    def encode_pieces(self, tokenizer, pieces):
-        ids: list[int] = []
-        for piece in pieces:
-            if isinstance(piece, _Rendered):
-                ids += tokenizer(piece.text, add_special_tokens=False)["input_ids"]
-            elif isinstance(piece, Special):
-                ids += tokenizer(piece.token, add_special_tokens=False)["input_ids"]
-            else:
-                ids += _encode_text(tokenizer, piece)
-        return ids
-
-
-@dataclass(frozen=True)
-class _Rendered:
-    text: str  # template output whose special-token strings are meant as tokens
+    def stop_pieces(self, tokenizer=None) -> list[Piece]:
+        # What the chat_template writes after a reply, tokenized as it stands (it may be more
+        # than one token, or not an added token at all).
+        return [Rendered(self.stop_token(tokenizer))]

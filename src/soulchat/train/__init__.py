@@ -3,41 +3,49 @@
     from soulchat.train import parse_arguments, train
     train(*parse_arguments(["--config", "recipes/demo-cpu/lora.yaml", "--max_steps", "5"]))
 
-Heavy modules (transformers, peft, datasets) load on first use.
+Every name loads its module on first use: `import soulchat.train.collator` (which `import soulchat`
+does) stays free of transformers, peft and datasets.
 """
 
 from __future__ import annotations
 
-from .arguments import (
-    DataArguments,
-    LoraArguments,
-    ModelArguments,
-    RecipeError,
-    SoulChatTrainingArguments,
-    parse_arguments,
-    read_recipe,
-)
-
 __all__ = [
     "DataArguments",
+    "EncodingSettings",
     "LengthGroupedSampler",
     "LoraArguments",
     "LoraTrainer",
     "ModelArguments",
     "RecipeError",
     "SoulChatTrainer",
+    "SoulChatCollator",
     "SoulChatTrainingArguments",
+    "TrainingRow",
     "apply_lora",
     "build_datasets",
     "build_trainer",
+    "encode",
     "lora_target_modules",
     "merge_adapter",
     "parse_arguments",
     "read_recipe",
+    "tokenize_function",
     "train",
 ]
 
 _LAZY = {
+    "DataArguments": "arguments",
+    "LoraArguments": "arguments",
+    "ModelArguments": "arguments",
+    "RecipeError": "arguments",
+    "SoulChatTrainingArguments": "arguments",
+    "parse_arguments": "arguments",
+    "read_recipe": "arguments",
+    "EncodingSettings": "collator",
+    "SoulChatCollator": "collator",
+    "TrainingRow": "collator",
+    "encode": "collator",
+    "tokenize_function": "collator",
     "LengthGroupedSampler": "batching",
     "LoraTrainer": "trainers",
     "SoulChatTrainer": "trainers",

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from transformers import HfArgumentParser, TrainingArguments
 
+from ..errors import SoulChatError
+
 #: Arguments transformers 5 removed; named in the error so the fix is obvious.
 REMOVED_ARGUMENTS = {
     "warmup_ratio": "use warmup_steps (a value below 1 is read as a fraction of the run)",
@@ -29,11 +31,17 @@ REMOVED_ARGUMENTS = {
 
 @dataclass
 class ModelArguments:
-    model_name_or_path: str = field(
-        default="tiny-glm",
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "local model folder or hub id of the base model (required unless model_factory is set)"},
+    )
+    model_factory: str | None = field(
+        default=None,
         metadata={
-            "help": "local model folder or hub id of the base model; 'tiny-glm' builds a tiny random "
-            "native GLM with a tokenizer trained on the bundled dialogues (offline, CPU demo)"
+            "help": "'package.module:function' that makes the model when no model_name_or_path is given: "
+            "called with template=..., it returns a model folder or a (model, tokenizer) pair. How the "
+            "smoke-test and demo recipes name their toy models (soulchat.testing:tiny_training_model, "
+            "soulchat.demo.smollm2:model_folder)"
         },
     )
     tokenizer_name_or_path: str | None = field(
@@ -62,14 +70,25 @@ class ModelArguments:
         default=None, metadata={"help": "attention kernel: eager, sdpa or flash_attention_2 (default: transformers' choice)"}
     )
 
+    def __post_init__(self) -> None:
+        if not self.model_name_or_path and not self.model_factory:
+            raise RecipeError(
+                "no model to train: set model_name_or_path (a model folder or hub id) in the recipe or with "
+                "--model_name_or_path PATH, or model_factory (recipes/tiny-cpu/lora.yaml names a tiny random "
+                "one for smoke tests)"
+            )
+        if self.model_factory and ":" not in self.model_factory:
+            raise RecipeError(f"model_factory={self.model_factory!r}: expected 'package.module:function'")
+
 
 @dataclass
 class DataArguments:
-    dataset: str = field(
-        default="sample",
+    dataset: str | None = field(
+        default=None,
         metadata={
-            "help": "training data: a SoulChatCorpus folder (README.md with `configs:`), a JSON/JSONL "
-            "file or folder of {input, target} or {messages} records, or 'sample' for the bundled dialogues"
+            "help": "training data (required): a SoulChatCorpus folder (README.md with `configs:`), a "
+            "JSON/JSONL file or folder of {input, target} or {messages} records, or 'sample' for the "
+            "bundled dialogues"
         },
     )
     dataset_config: str | None = field(
@@ -120,6 +139,9 @@ class DataArguments:
 
     def __post_init__(self) -> None:
         problems = []
+        if not self.dataset:
+            problems.append("no training data: set dataset (a SoulChatCorpus folder, a JSON/JSONL file or "
+                            "folder, or 'sample' for the bundled dialogues) in the recipe or with --dataset")
         if self.eval_size < 0 or (self.eval_size >= 1 and not float(self.eval_size).is_integer()):
             problems.append(f"eval_size must be a fraction below 1 or a whole count >= 0, got {self.eval_size}")
         if self.max_source_length < 16 or self.max_target_length < 1:
@@ -184,7 +206,7 @@ def field_names() -> dict[str, type]:
     return owners
 
 
-class RecipeError(ValueError):
+class RecipeError(SoulChatError, ValueError):
     """A recipe key that no argument dataclass knows, with the file it came from."""
 
 

@@ -15,19 +15,15 @@ import random
 from pathlib import Path
 from typing import Any
 
-from ..collator import tokenize_function
-from ..dialogue import Dialogue, DialogueFormatError, parse_input
+from .collator import tokenize_function
+from ..corpus import is_corpus_folder
+from ..dialogue import Dialogue, DialogueFormatError, exchange_from_record
 from ..io import InputError, Reject, dialogue_from_record, iter_records
 from .arguments import DataArguments
 
 logger = logging.getLogger(__name__)
 
 SAMPLE = "sample"
-
-
-def is_corpus_folder(path: Path) -> bool:
-    readme = path / "README.md"
-    return path.is_dir() and readme.exists() and "configs:" in readme.read_text(encoding="utf-8")
 
 
 def default_config(data: DataArguments) -> str:
@@ -145,12 +141,7 @@ def read_training_rows(path: Path, *, on_reject=None, shape: tuple[str, ...] | N
 
 def _row(record) -> dict:
     if isinstance(record, dict) and ("input" in record or "target" in record):
-        for name in ("input", "target"):
-            if not isinstance(record.get(name), str) or not record[name].strip():
-                value = record.get(name)
-                got = "missing" if name not in record else "empty" if isinstance(value, str) else type(value).__name__
-                raise ValueError(f"'{name}' must be a non-empty string, got {got}; expected {{input, target}}")
-        parse_input(record["input"])  # a SoulChat prompt: 用户：…\n心理咨询师：
+        exchange_from_record(record)  # non-empty strings; the input a SoulChat prompt 用户：…\n心理咨询师：
         row = {"input": record["input"], "target": record["target"]}
     else:
         dialogue = dialogue_from_record(record)
@@ -224,7 +215,8 @@ def split_for_eval(dataset, size: float, seed: int):
 def tokenize_with_lengths(tokenizer, template, data: DataArguments):
     """The collator's `tokenize_function`, plus a `length` column for length-grouped batching."""
     tokenize = tokenize_function(
-        tokenizer, template, data.max_source_length, data.max_target_length, mask=data.mask
+        tokenizer, template, max_source_length=data.max_source_length, max_target_length=data.max_target_length,
+        mask=data.mask,
     )
 
     def tokenize_and_measure(batch):

@@ -6,12 +6,12 @@ import json
 import logging
 from pathlib import Path
 
-from ..demo import smollm2
 from ..templates import add_special_tokens, get_template, stop_token_ids
 from .arguments import (
     DataArguments,
     LoraArguments,
     ModelArguments,
+    RecipeError,
     SoulChatTrainingArguments,
 )
 from .data import build_datasets
@@ -19,40 +19,42 @@ from .trainers import LoraTrainer, SoulChatTrainer
 
 logger = logging.getLogger(__name__)
 
-TINY_GLM = "tiny-glm"
+def make_model(factory: str, template: str):
+    """What `model_factory` ('package.module:function') makes: a model folder, or (model, tokenizer)."""
+    import importlib
 
-
-def tiny_demo_model(tokenizer):
-    """The `tiny-glm` model: wider than the unit tests' so that a LoRA adapter has room to learn."""
-    from .. import testing
-
-    return testing.tiny_glm(tokenizer, hidden_size=128, intermediate_size=256, num_attention_heads=4, head_dim=32)
+    module, _, name = factory.partition(":")
+    try:
+        function = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as error:
+        raise RecipeError(f"model_factory={factory!r}: {error}") from None
+    return function(template=template)
 
 
 def load_model_and_tokenizer(model_args: ModelArguments):
-    """(model, tokenizer), with the template's special tokens added and embeddings resized."""
+    """(model, tokenizer) with the template's special tokens added and embeddings resized; the
+    model comes from model_name_or_path, or from model_factory when no path is given.
+    `model_args` is read, never changed."""
+    model_name_or_path = model_args.model_name_or_path
+    if not model_name_or_path:
+        made = make_model(model_args.model_factory, model_args.template)
+        if isinstance(made, tuple):
+            model, tokenizer = made
+            return _prepared(model, tokenizer, model_args.template)
+        model_name_or_path = str(made)
     import torch
+    from transformers import AutoModelForCausalLM
 
-    if model_args.model_name_or_path == TINY_GLM:
-        from .. import testing
-
-        tokenizer = testing.train_tokenizer()
-        add_special_tokens(tokenizer, model_args.template)
-        model = tiny_demo_model(tokenizer)
-        model.train()
-        return model, tokenizer
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if model_args.model_name_or_path == smollm2.NAME:  # the demo's real small model, offline
-        model_args.model_name_or_path = str(smollm2.materialize(say=logger.info))
     from ..io import model_source
 
     # a wrong path says "no such folder" / "holds no model", not a hub error
-    model_name, local = model_source(model_args.model_name_or_path, what="model_name_or_path",
+    model_name, local = model_source(model_name_or_path, what="model_name_or_path",
                                      tokenizer=not model_args.tokenizer_name_or_path)
     tokenizer_name, tokenizer_local = (model_source(model_args.tokenizer_name_or_path, what="tokenizer_name_or_path",
                                                     model=False)
                                        if model_args.tokenizer_name_or_path else (model_name, local))
+    from transformers import AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(
         tokenizer_name, trust_remote_code=model_args.trust_remote_code, local_files_only=tokenizer_local,
     )
@@ -67,12 +69,17 @@ def load_model_and_tokenizer(model_args: ModelArguments):
         trust_remote_code=model_args.trust_remote_code,
         **options,
     )
-    added = add_special_tokens(tokenizer, model_args.template)
+    return _prepared(model, tokenizer, model_args.template)
+
+
+def _prepared(model, tokenizer, template: str):
+    added = add_special_tokens(tokenizer, template)
     if added and len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         logger.info("added special tokens %s; resizing embeddings to %d", added, len(tokenizer))
         model.resize_token_embeddings(len(tokenizer))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token  # labels are built before padding: eos stays trained
+    model.train()
     return model, tokenizer
 
 

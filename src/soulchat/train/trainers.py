@@ -14,7 +14,7 @@ from pathlib import Path
 
 from transformers import Trainer
 
-from ..collator import SoulChatCollator
+from .collator import SoulChatCollator
 from .arguments import LoraArguments
 from .batching import LengthGroupedSampler
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from io import StringIO
 from pathlib import Path
 
+from ...errors import SoulChatError
 from .agreement import fleiss_kappa, rating_table
 from .rubric import BY_KEY, DIMENSIONS, KEYS, rubric_text
 
@@ -22,7 +23,7 @@ COLUMNS = ("code", "context", "response", *KEYS, "note")
 SHEET = "ratings"
 
 
-class KitError(ValueError):
+class KitError(SoulChatError, ValueError):
     """Problems found in annotator sheets; `problems` lists each as 'file[:sheet] row N: reason'."""
 
     def __init__(self, problems: list[str]):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...endpoint import Breaker, RequestFailed, first_causes
+from ...errors import SoulChatError
 from .human import display_context
 from .rubric import DIMENSIONS, KEYS, check_score, rubric_text
 
@@ -34,7 +35,7 @@ USER_PROMPT = "【对话历史】\n{context}\n\n【待评估回复（心理咨�
 _FENCE = re.compile(r"^```(?:json)?\s*\n?(.*?)\n?```$", re.DOTALL)
 
 
-class JudgmentError(ValueError):
+class JudgmentError(SoulChatError, ValueError):
     """A judge answer that is not the required JSON object."""
 
 
