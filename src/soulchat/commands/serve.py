@@ -119,6 +119,7 @@ def _backend(args):
     if args.base_url:
         say(f"forwarding to {args.base_url} (model {args.model})")
         backend = load_backend(args.model, base_url=args.base_url, timeout=args.timeout, attempts=args.max_attempts)
+        backend.coalesce = True  # pieces that arrived together are checked and sent together
         _look_upstream(backend, args)
         return backend
     say(f"loading {args.model} …")
