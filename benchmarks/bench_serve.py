@@ -170,6 +170,8 @@ def main() -> int:
         wait_for(gateway_url.removesuffix("/v1") + "/health", gateway, "soulchat serve")
         print(f"machine: {platform.node()} · {os.cpu_count()} cores · {platform.processor() or platform.machine()} "
               f"· Python {platform.python_version()}")
+        print("load average at start: {:.2f} {:.2f} {:.2f} (other jobs share a small machine: see the CPU per request)"
+              .format(*os.getloadavg()))
         print(f"{args.clients} concurrent streaming clients, model delay {args.model_delay * 1000:.0f} ms, "
               f"reply {len(REPLY)} characters streamed one per chunk")
         asyncio.run(load(direct_url, "fake", args.clients, 200))  # warm-up: connections, imports
@@ -187,6 +189,7 @@ def main() -> int:
         print(f"gateway CPU: {cpu / max(1, args.requests) * 1000:.2f} ms per request")
         print(f"gateway RSS: {before:.1f} MiB before, {after:.1f} MiB after {args.requests} requests "
               f"({after - before:+.1f} MiB)")
+        print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
         for process in (gateway, upstream):
             process.terminate()
