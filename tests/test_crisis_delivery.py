@@ -91,7 +91,7 @@ def terminal(*flags, lines=(CRISIS,)) -> tuple[int, str]:
 
 def test_terminal_crisis_reply_when_the_flag_log_breaks_mid_chat(tmp_path, monkeypatch):
     """The path was writable at start-up; a write that fails later loses no reply."""
-    monkeypatch.setattr("soulchat.commands.chat._flag_log", lambda args: BrokenLog())
+    monkeypatch.setattr("soulchat.commands.chat.safety_log", lambda args: BrokenLog())
     with FakeOpenAIServer(lambda request: MODEL_REPLY) as server:
         code, out = terminal("--model", server.base_url, "--endpoint-model", "m",
                              "--flag-log", str(tmp_path / "flags.jsonl"), lines=(CRISIS, "谢谢你"))

@@ -299,6 +299,21 @@ BATTERY = [
     ("web --model {url} --flag-log folder", 2, "--flag-log folder: is a folder"),
     ("web --model {url} --concurrency 0", 2, "--concurrency: must be at least 1"),
     ("web --model ./nowhere", 1, "--model: no such folder"),
+    # -- serve: checked before a model is loaded or a port is bound
+    ("serve", 2, "the following arguments are required: --model"),
+    ("serve --model ./nowhere", 1, "--model: no such folder"),
+    ("serve --model adapter-only", 1, "holds a LoRA adapter, not a model"),
+    ("serve --model {url}", 2, "an endpoint is named with --base-url URL --model NAME"),
+    ("serve --model m --base-url {url} --host 0.0.0.0", 2, "serving beyond loopback needs an API key"),
+    ("serve --model m --base-url {url} --port {busy}", 1, "cannot serve on 127.0.0.1:{busy}"),
+    ("serve --model m --base-url {url} --port 70000", 2, "--port: must be at most 65535"),
+    ("serve --model m --base-url ftp://example --port 0", 2, "--base-url ftp://example: expected an http://"),
+    ("serve --model m --base-url {url} --adapter folder", 2, "--adapter applies to a local model"),
+    ("serve --model m --base-url {url} --flag-log folder", 2, "--flag-log folder: is a folder"),
+    ("serve --model m --base-url {url} --cors-origin evil", 2, "--cors-origin evil: expected an origin"),
+    ("serve --model m --base-url {url} --concurrency 0", 2, "--concurrency: must be at least 1"),
+    ("serve --model m --base-url {url} --max-body-bytes 10", 2, "--max-body-bytes: must be at least 1024"),
+    ("serve --model m --base-url {url} --api-key 'a b'", 2, "an API key must be printable and without spaces"),
     # -- push
     ("push", 2, "the following arguments are required"),
     ("push model folder --repo-id a/b --dry-run", 1, "folder: no model here"),
@@ -339,6 +354,8 @@ BATTERY = [
 def run_row(command: str, hostile, tmp_path, monkeypatch, capsys) -> tuple[int, str]:
     monkeypatch.chdir(hostile["root"])
     monkeypatch.setenv("OPENAI_API_KEY", "test")
+    for name in ("OPENAI_BASE_URL", "SOULCHAT_API_KEY"):  # the rows say where requests go and which keys hold
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # never the network, even where it is up
     line = command.format(url=hostile["url"], closed=hostile["closed"], busy=hostile["busy"], out=tmp_path / "out",
                           toy="--model_factory soulchat.testing:tiny_training_model")

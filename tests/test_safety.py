@@ -327,7 +327,7 @@ def test_judge_adds_a_flag_the_rules_missed():
 
 
 def test_judge_never_clears_a_rule_flag_and_survives_errors():
-    from soulchat.fake_server import Reply
+    from soulchat.testing import Reply
 
     with FakeOpenAIServer(lambda request: '{"risk": false, "category": null}') as server:
         judge = LLMJudge(JudgeConfig(base_url=server.base_url, model="judge", api_key="test"))

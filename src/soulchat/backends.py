@@ -256,6 +256,7 @@ class EndpointBackend:
         self._model_name = model_name
         self.attempts = attempts
         self.name = self.base_url
+        self.coalesce = False  # stream: one piece per event (True: per network read, see stream)
 
     @property
     def model_name(self) -> str:
@@ -282,37 +283,36 @@ class EndpointBackend:
         return history_messages(rounds, query)
 
     def stream(self, history: History, query: str, settings: GenerationSettings) -> Iterator[str]:
+        """The reply piece by piece: one piece per streamed event, or, with `coalesce` set (`soulchat
+        serve` sets it), one per network read: events that arrived together, joined (fewer output
+        checks and hand-offs when a server falls behind). The request goes through the openai client (its
+        timeout, its retries of the request that opens the stream, its errors); the server-sent
+        events are read here, straight from the HTTP response: the openai client would build a
+        model object per event, most of a gateway's CPU time per request."""
+        import httpx2
+        import openai
+
         from .endpoint import describe
 
-        sampling = {"temperature": settings.temperature}
+        body = {"model": self.model_name, "messages": self.messages(history, query, settings.max_length),
+                "max_tokens": settings.max_new_tokens, "stream": True, "temperature": settings.temperature}
         if settings.sampling:
-            sampling["top_p"] = settings.top_p
+            body["top_p"] = settings.top_p
         try:
-            response = self.client.chat.completions.create(
-                model=self.model_name,
-                messages=self.messages(history, query, settings.max_length),
-                max_tokens=settings.max_new_tokens,
-                stream=True,
-                **sampling,
-            )
+            # "stream": the client returns the response unread, as with_streaming_response does
+            response = self.client.post("/chat/completions", body=body, cast_to=httpx2.Response,
+                                        options={"headers": {"X-Stainless-Raw-Response": "stream"}})
         except Exception as error:  # noqa: BLE001 - openai errors and malformed answers alike
             raise ChatBackendError(f"{self.base_url}/chat/completions: {describe(error)}") from error
         pieces = 0
         try:
-            for chunk in response:
-                # a malformed chunk (no choices, delta null, not an object) carries no text: skipped
-                choices = getattr(chunk, "choices", None)
-                delta = getattr(choices[0], "delta", None) if isinstance(choices, list) and choices else None
-                content = getattr(delta, "content", None)
-                if isinstance(content, str) and content:
-                    pieces += 1
-                    yield content
+            for content in _sse_contents(response, openai, together=self.coalesce):
+                pieces += 1
+                yield content
         except Exception as error:  # noqa: BLE001
             raise ChatBackendError(f"{self.base_url}/chat/completions (stream): {describe(error)}") from error
         finally:
-            close = getattr(response, "close", None)
-            if close is not None:
-                close()
+            response.close()  # read to its end, the connection goes back to the pool; else it is dropped
         if not pieces:
             raise ChatBackendError(f"{self.base_url}/chat/completions: answer without text")
 
@@ -329,3 +329,65 @@ class EndpointBackend:
         if seed is not None:
             body["seed"] = seed
         return complete(self.client, body, attempts=attempts or self.attempts or DEFAULT_ATTEMPTS)
+
+
+def _sse_contents(response, openai, together: bool = False) -> Iterator[str]:
+    """The text of a chat-completion stream, one string per event (`together`: per network read, the
+    events that arrived together joined), as the openai client reads it: `data: [DONE]` ends it, an event holding
+    `error` raises openai.APIError, a read that times out or fails raises APITimeoutError or
+    APIConnectionError; an event without text (no choices, delta null, not an object) is skipped."""
+    import json
+
+    from openai._httpx2 import request_exceptions, timeout_exceptions
+
+    buffer, data, done = b"", [], False
+    chunks = response.iter_bytes()
+    while not done:
+        try:
+            chunk = next(chunks, None)
+        except timeout_exceptions() as error:
+            raise openai.APITimeoutError(request=response.request) from error
+        except request_exceptions() as error:
+            raise openai.APIConnectionError(request=response.request) from error
+        if chunk is None:
+            break
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        texts = []
+        for line in lines:
+            line = line.rstrip(b"\r")
+            if line:
+                if line.startswith(b"data:"):
+                    data.append(line[5:].removeprefix(b" "))
+                continue  # event:, id:, retry: and comments carry no text
+            if not data:
+                continue
+            event, data = b"\n".join(data), []
+            if event.startswith(b"[DONE]"):
+                done = True
+                break
+            payload = json.loads(event)
+            if not isinstance(payload, dict):
+                continue
+            if payload.get("error"):
+                error = payload["error"]
+                message = error.get("message") if isinstance(error, dict) else None
+                raise openai.APIError(message if isinstance(message, str) and message else
+                                      "An error occurred during streaming", response.request, body=error)
+            choices = payload.get("choices")
+            first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+            delta = first.get("delta")
+            content = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(content, str) and content:
+                if together:
+                    texts.append(content)
+                else:
+                    yield content
+        if texts:
+            yield "".join(texts)
+    if done:  # the rest is the end of the body: read it, so that the connection can be used again
+        try:
+            for _ in chunks:
+                pass
+        except Exception:  # noqa: BLE001 - the text is complete; a connection that ends badly is only dropped
+            pass

@@ -153,6 +153,54 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
 
 
+def add_local_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a local model folder is loaded (`chat`, `web`, `serve`): --adapter, --template."""
+    from ..templates import TEMPLATES
+
+    parser.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder on top of --model (local models)")
+    parser.add_argument("--template", default="soulchat", choices=sorted(TEMPLATES),
+                        help="chat template the model was trained with (local models; default: %(default)s)")
+
+
+def add_safety_arguments(parser: argparse.ArgumentParser) -> None:
+    """The safety layer's locale and flag log (`chat`, `web`, `serve`): --locale, --flag-log, --log-text."""
+    parser.add_argument("--locale", default="zh-CN", help="locale of safety replies and hotlines (default: %(default)s)")
+    parser.add_argument("--flag-log", metavar="FILE",
+                        help="append every safety flag to this JSON Lines file, checked for writing at start-up; "
+                        "a write that fails later is reported on stderr and never holds back a reply "
+                        "(default: kept in memory; servers also log category and rules to stderr)")
+    parser.add_argument("--log-text", action="store_true",
+                        help="keep the flagged text and matched words in the flag log (privacy mode, the "
+                        "default, keeps categories, rules and offsets only)")
+
+
+def safety_log(args: argparse.Namespace):
+    """The SafetyLog that add_safety_arguments' flags ask for."""
+    from ..safety import SafetyLog
+
+    return SafetyLog(args.flag_log, privacy=not args.log_text)
+
+
+def check_port(host: str, number: int) -> None:
+    """Fail before "serving on …" when the address cannot be bound (in use, no such interface)."""
+    import socket
+
+    if number == 0:
+        return  # any free port
+    try:
+        infos = socket.getaddrinfo(host, number, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise UsageError(f"--host {host}: not an address of this machine ({error.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise OSError(f"cannot serve on {host}:{number}: {error.strerror or error} "
+                          "(another server there? pick another --port)") from None
+
+
 def api_key() -> str:
     # Local servers (vLLM, Ollama, llama.cpp) accept any key; OpenAI itself rejects a missing one.
     return os.environ.get("OPENAI_API_KEY") or "EMPTY"

@@ -10,8 +10,12 @@ from ._common import (
     UsageError,
     add_generation_arguments,
     add_llm_arguments,
+    add_local_model_arguments,
+    add_safety_arguments,
+    check_port,
     generation_settings,
     port,
+    safety_log,
     say,
     writable_file,
 )
@@ -36,25 +40,14 @@ HELP = "commands: /reset  new conversation · /save FILE  write it as JSON · /e
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser, concurrency_help: str | None = None) -> None:
-    from ..templates import TEMPLATES
-
     add_llm_arguments(parser, model_required=False, concurrency=None, concurrency_help=concurrency_help,
                       model_help="local model folder; with --base-url, the model name the endpoint serves "
                       "(default there: the first one it lists)")
-    parser.add_argument("--adapter", metavar="PATH", help="LoRA adapter folder on top of --model (local models)")
-    parser.add_argument("--template", default="soulchat", choices=sorted(TEMPLATES),
-                        help="chat template the model was trained with (local models; default: %(default)s)")
+    add_local_model_arguments(parser)
     parser.add_argument("--endpoint-model", metavar="NAME",
                         help="deprecated: use --base-url URL --model NAME")
     add_generation_arguments(parser)
-    parser.add_argument("--locale", default="zh-CN", help="locale of safety replies and hotlines (default: %(default)s)")
-    parser.add_argument("--flag-log", metavar="FILE",
-                        help="append every safety flag to this JSON Lines file, checked for writing at start-up; "
-                        "a write that fails later is reported on stderr and never holds back a reply "
-                        "(default: kept in memory; the web server also logs category and rules to stderr)")
-    parser.add_argument("--log-text", action="store_true",
-                        help="keep the flagged text and matched words in the flag log (privacy mode, the "
-                        "default, keeps categories, rules and offsets only)")
+    add_safety_arguments(parser)
 
 
 def register(commands) -> None:
@@ -114,12 +107,6 @@ def _check(args) -> None:
                              "a LoRA run of `soulchat train` saved")
 
 
-def _flag_log(args):
-    from ..safety import SafetyLog
-
-    return SafetyLog(args.flag_log, privacy=not args.log_text)
-
-
 def _backend(args):
     from ..backends import load_backend
 
@@ -145,7 +132,7 @@ def run_chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:
     show(safety.disclosure(args.locale))
     show(HELP)
     backend = _backend(args)
-    session = ChatSession(backend, settings=settings, locale=args.locale, flag_log=_flag_log(args),
+    session = ChatSession(backend, settings=settings, locale=args.locale, flag_log=safety_log(args),
                           session_id=f"terminal-{uuid.uuid4().hex[:8]}")
     while True:
         show("\n用户：", end="")
@@ -204,32 +191,13 @@ def run_web(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _endpoint_form(args, "web")
     _check(args)
-    _check_port(args.host, args.port)
+    check_port(args.host, args.port)
     backend = _backend(args)
     concurrency = args.concurrency or (32 if isinstance(backend, EndpointBackend) else 1)
     app = build_app(backend, settings=settings, locale=args.locale, concurrency=concurrency,
-                    flag_log=_flag_log(args))
-    _check_port(args.host, args.port)  # loading a model takes a while: someone may have taken it since
+                    flag_log=safety_log(args))
+    check_port(args.host, args.port)  # loading a model takes a while: someone may have taken it since
     say(f"serving on http://{args.host}:{args.port} (Ctrl-C to stop)")
     launch(app, host=args.host, port=args.port, block=True)
     return 0
 
-
-def _check_port(host: str, number: int) -> None:
-    """Fail before "serving on …" when the address cannot be bound (in use, no such interface)."""
-    import socket
-
-    if number == 0:
-        return  # any free port
-    try:
-        infos = socket.getaddrinfo(host, number, type=socket.SOCK_STREAM)
-    except socket.gaierror as error:
-        raise UsageError(f"--host {host}: not an address of this machine ({error.strerror})") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is no conflict
-        try:
-            probe.bind(address)
-        except OSError as error:
-            raise OSError(f"cannot serve on {host}:{number}: {error.strerror or error} "
-                          "(another server there? pick another --port)") from None

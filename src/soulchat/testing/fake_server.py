@@ -32,6 +32,7 @@ class Reply:
     status: int = 200
     finish_reason: str = "stop"
     delay: float = 0.0  # seconds before answering (latency)
+    interval: float = 0.0  # seconds between two streamed pieces (a model generating)
     hang: bool = False  # never answer in time (the client's timeout fires); released by stop()
     headers: dict[str, str] = field(default_factory=dict)  # e.g. {"retry-after-ms": "50"}
     error_type: str | None = None  # e.g. "insufficient_quota", "rate_limit_exceeded"
@@ -54,6 +55,7 @@ class FakeOpenAIServer:
     def __init__(self, responder: Responder | None = None, host: str = "127.0.0.1", port: int = 0):
         self.responder = responder or _default_responder
         self.requests: list[dict[str, Any]] = []  # chat request bodies, in arrival order
+        self.aborted: list[dict[str, Any]] = []  # streamed requests whose client left before the end
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -247,14 +249,20 @@ class FakeOpenAIServer:
                 self.end_headers()
                 base = {k: completion[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
                 pieces = list(reply.content) or [""]
-                for index, piece in enumerate(pieces):
-                    last = index == len(pieces) - 1
-                    chunk = base | {"choices": [{"index": 0, "delta": {"content": piece},
-                                                 "finish_reason": reply.finish_reason if last else None}]}
-                    self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+                try:
+                    for index, piece in enumerate(pieces):
+                        if index and reply.interval:
+                            time.sleep(reply.interval)
+                        last = index == len(pieces) - 1
+                        chunk = base | {"choices": [{"index": 0, "delta": {"content": piece},
+                                                     "finish_reason": reply.finish_reason if last else None}]}
+                        self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
                     self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
-                self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    with server._lock:
+                        server.aborted.append(body)
                 self.close_connection = True
 
             def _send_body(self, reply: Reply, stream: bool) -> None:
