@@ -45,7 +45,7 @@ def free_port() -> int:
 
 
 def run_upstream(port: int, delay: float) -> None:
-    from soulchat.fake_server import FakeOpenAIServer, Reply
+    from soulchat.testing import FakeOpenAIServer, Reply
 
     server = FakeOpenAIServer(lambda request: Reply(REPLY, delay=delay), port=port).start()
     print("ready", flush=True)
