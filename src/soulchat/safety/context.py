@@ -55,6 +55,8 @@ def assess_in_context(detector: Detector, text: str, context: Sequence[str]) -> 
     if alone.flagged:
         return alone
     together = _joined(detector, [*recent, text])
+    if not (together.flagged or together.check_in):  # most turns: nothing to compare (saves a verdict)
+        return alone
     earlier = _joined(detector, recent)
     offset = len(JOIN.join(recent)) + len(JOIN)
     inside = tuple((s - offset, e - offset, word) for s, e, word in together.spans if s >= offset)
