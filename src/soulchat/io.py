@@ -36,6 +36,17 @@ class Reject:
         return {"path": self.path, "line": self.line, "reason": self.reason, "raw": self.raw}
 
 
+def reject_record(error: Exception, path: str | Path, number: int, record: Any,
+                  on_reject: Callable[[Reject], None] | None) -> None:
+    """A bad record of `path`: raise it as InputError (file and line), or hand it to `on_reject` with
+    its raw text (empty for a line that was not JSON) so that reading goes on."""
+    located = error if isinstance(error, InputError) else InputError(path, number, str(error))
+    if on_reject is None:
+        raise located from None
+    raw = "" if isinstance(record, InputError) else json.dumps(record, ensure_ascii=False)
+    on_reject(Reject(located.path, located.line, located.reason, raw))
+
+
 def iter_records(path: str | Path, *, skip_torn_tail: bool = False) -> Iterator[tuple[int, Any]]:
     """(line number, parsed object or InputError) for each non-blank line: bad lines do not stop
     the reading, the caller decides. A `.json` file holding one JSON array is read too (parsed
@@ -182,11 +193,7 @@ def read_dialogues(
             if validate:
                 dialogue.validate(min_rounds=min_rounds, max_rounds=max_rounds)
         except (InputError, DialogueFormatError) as error:
-            located = error if isinstance(error, InputError) else InputError(path, number, str(error))
-            if on_reject is None:
-                raise located from None
-            raw = "" if isinstance(record, InputError) else json.dumps(record, ensure_ascii=False)
-            on_reject(Reject(located.path, located.line, located.reason, raw))
+            reject_record(error, path, number, record, on_reject)
             continue
         yield dialogue
 

@@ -237,7 +237,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_cv(args: argparse.Namespace) -> int:
     from ..safety.detector import Assessment
     from ..safety.evaluation import breakdown, breakdown_table, decisions, figures
-    from ..safety.training import cross_validate, stratified_folds
+    from ..safety.training import cross_validate
 
     if args.json is not None:
         writable_file(args.json, "--json")
@@ -259,12 +259,11 @@ def run_cv(args: argparse.Namespace) -> int:
     print(f"{'rules alone':<20} recall {rules['recall']:.3f}  precision {rules['precision']:.3f}  touched {rules['touched']:.3f}")
     print(breakdown_table(parts))
     if args.json:
-        folds = stratified_folds(real, settings.folds)
         report = {"settings": {"encoder": settings.encoder, "folds": settings.folds, "flag_recall": settings.flag_recall,
                                "flag_precision": settings.flag_precision, "check_recall": settings.check_recall},
                   "real_files": [str(p) for p in args.real], "overall": overall, "rules_alone": rules, **parts,
-                  "rows": [{"line": r["line"], "label": r["label"], "source": r["source"], "fold": f, **p}
-                           for r, f, p in zip(real, folds, predictions)]}
+                  "rows": [{"line": r["line"], "label": r["label"], "source": r["source"], **p}  # p carries its fold
+                           for r, p in zip(real, predictions)]}
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
         say(f"wrote {args.json}")
     return 0

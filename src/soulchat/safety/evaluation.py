@@ -121,40 +121,35 @@ def read_labelled(path: str | Path) -> list[dict]:
     return rows
 
 
+def _count(pairs: Iterable[tuple[bool, bool]], negatives: int = 0) -> Score:
+    """A Score from (gold, guess) pairs."""
+    tp = fp = fn = 0
+    for gold, guess in pairs:
+        tp += gold and guess
+        fp += guess and not gold
+        fn += gold and not guess
+    return Score(tp, fp, fn, negatives)
+
+
 def decisions(rows: Sequence[dict], predictions: Sequence[Assessment]) -> dict[str, Score]:
     """The two decisions (and the category-blind "user at risk" one) as Scores."""
-    out = {}
+    pairs = list(zip(rows, predictions))
     negatives = sum(r["label"] is None for r in rows)
-    for name in ("flagged", "flagged_or_check_in", "user_risk"):
-        tp = fp = fn = 0
-        for row, pred in zip(rows, predictions):
-            if name == "flagged":
-                gold, guess = row["label"] is not None, pred.flagged
-            elif name == "flagged_or_check_in":
-                gold, guess = row["label"] is not None, pred.flagged or pred.check_in
-            else:  # the user themselves at risk (or a danger to others), not someone they worry about
-                gold = row["label"] not in (None, "third_party_risk")
-                guess = pred.flagged and pred.category != "third_party_risk"
-            tp += gold and guess
-            fp += guess and not gold
-            fn += gold and not guess
-        out[name] = Score(tp, fp, fn, negatives)
-    return out
+    return {
+        "flagged": _count(((r["label"] is not None, p.flagged) for r, p in pairs), negatives),
+        "flagged_or_check_in": _count(((r["label"] is not None, p.flagged or p.check_in) for r, p in pairs), negatives),
+        # the user themselves at risk (or a danger to others), not someone they worry about
+        "user_risk": _count(((r["label"] not in (None, "third_party_risk"), p.flagged and p.category != "third_party_risk")
+                             for r, p in pairs), negatives),
+    }
 
 
 def score(rows: Iterable[dict], detect: Callable[[list[str]], list[Assessment]] = assess) -> dict[str, Score]:
     """Per category (strict) and the decisions; `detect` maps texts to assessments."""
     rows = list(rows)
     predictions = detect([r["text"] for r in rows])
-    scores: dict[str, Score] = {}
-    for name in CATEGORIES:
-        tp = fp = fn = 0
-        for row, pred in zip(rows, predictions):
-            gold, guess = row["label"] == name, pred.flagged and pred.category == name
-            tp += gold and guess
-            fp += guess and not gold
-            fn += gold and not guess
-        scores[name] = Score(tp, fp, fn)
+    scores = {name: _count((row["label"] == name, pred.flagged and pred.category == name)
+                           for row, pred in zip(rows, predictions)) for name in CATEGORIES}
     return {**scores, **decisions(rows, predictions)}
 
 

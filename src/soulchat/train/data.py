@@ -18,7 +18,7 @@ from typing import Any
 from .collator import tokenize_function
 from ..corpus import is_corpus_folder
 from ..dialogue import Dialogue, DialogueFormatError, exchange_from_record
-from ..io import InputError, Reject, dialogue_from_record, iter_records
+from ..io import InputError, Reject, dialogue_from_record, iter_records, reject_record
 from .arguments import DataArguments
 
 logger = logging.getLogger(__name__)
@@ -130,11 +130,7 @@ def read_training_rows(path: Path, *, on_reject=None, shape: tuple[str, ...] | N
                                           "keep one shape per run (samples, or dialogues; dialogue_id on all or none)")
             shape = shape or _shape(row)
         except (InputError, DialogueFormatError, ValueError) as error:
-            located = error if isinstance(error, InputError) else InputError(path, number, str(error))
-            if on_reject is None:
-                raise located from None
-            raw = "" if isinstance(record, InputError) else json.dumps(record, ensure_ascii=False)
-            on_reject(Reject(located.path, located.line, located.reason, raw))
+            reject_record(error, path, number, record, on_reject)
             continue
         yield row
 
