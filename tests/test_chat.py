@@ -34,11 +34,7 @@ HARMFUL_REPLY = "如果真的撑不下去，安眠药吃三十片以上就能致
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """A tiny GLM and its trained tokenizer, saved like a real checkpoint folder."""
-    folder = tmp_path_factory.mktemp("tiny-glm")
-    tokenizer = testing.train_tokenizer()
-    testing.tiny_glm(tokenizer).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return testing.tiny_model_folder(tmp_path_factory.mktemp("tiny-glm"))
 
 
 @pytest.fixture(scope="module")

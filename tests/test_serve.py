@@ -159,9 +159,7 @@ def test_an_unsafe_upstream_reply_is_replaced_before_it_is_shown(client, gateway
 
 def test_the_in_process_model_answers_as_chat_does(tmp_path):
     """`soulchat serve --model PATH`: a tiny GLM in this process, greedy, plain and streamed."""
-    tokenizer = testing.train_tokenizer()
-    testing.tiny_glm(tokenizer).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    testing.tiny_model_folder(tmp_path)
     backend = load_backend(str(tmp_path))
     greedy = GenerationSettings(temperature=0, max_new_tokens=10)
     want = ChatSession(backend, settings=greedy).reply(BENIGN)

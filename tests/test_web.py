@@ -243,9 +243,7 @@ def test_page_over_an_in_process_model(tmp_path):
     from soulchat import testing
     from soulchat.chat import ChatSession, GenerationSettings, load_backend
 
-    tokenizer = testing.train_tokenizer()
-    testing.tiny_glm(tokenizer).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
+    testing.tiny_model_folder(tmp_path)
     backend = load_backend(str(tmp_path))
     greedy = GenerationSettings(temperature=0, max_new_tokens=10)
     expected = ChatSession(backend, settings=greedy).reply(BENIGN)

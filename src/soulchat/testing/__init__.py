@@ -161,6 +161,15 @@ def tiny_glm(tokenizer=None, *, vocab_size: int | None = None, seed: int = 0, **
     return GlmForCausalLM(GlmConfig(**settings)).eval()
 
 
+def tiny_model_folder(folder):
+    """A tiny GLM and its trained tokenizer saved in `folder`, like a real checkpoint folder (what
+    `--model PATH` reads); returns the folder."""
+    tokenizer = train_tokenizer()
+    tiny_glm(tokenizer).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def tiny_demo_model(tokenizer):
     """The smoke-test recipe's model: wider than the unit tests' tiny GLM so that a LoRA adapter has
     room to learn."""
